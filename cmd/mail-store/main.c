@@ -1,0 +1,241 @@
+/* mail-store: deliver one message from stdin into a Maildir or an mbox.
+ *
+ * Design: this file only turns flags, environment and configuration into a
+ * delivery request; lib/maildir.c and lib/mbox.c do the work and decide
+ * durability. Success is reported (exit 0) only after the message and its
+ * directory entry are fsync'd. Exit codes follow sysexits(3) so a caller
+ * (mail-send, Postfix pipe(8), qmail-local, procmail) can tell "try again"
+ * from "never". stdin is not the network, so it has no read timeout: the
+ * caller owns the pipe. */
+#include "config.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "err.h"
+#include "maildir.h"
+#include "mbox.h"
+#include "quota.h"
+
+#define ADDR_MAX 998            /* an SMTP path is at most 256; be lenient */
+#define DEFAULT_LOCK_TIMEOUT 30 /* seconds */
+
+static const char usage_text[] =
+"usage: mail-store [--maildir DIR | --mbox FILE] [--folder NAME] [-f SENDER]\n"
+"                  [-r RECIPIENT] [--quota BYTES[,COUNT]] [--quota-bounce]\n"
+"                  [--lock-timeout SECONDS] [--hostname NAME] [--config FILE] [-v]\n"
+"Deliver one message read from standard input.\n"
+"  --maildir DIR        deliver into the Maildir DIR (created if missing)\n"
+"  --mbox FILE          append to the mboxrd file FILE (created if missing)\n"
+"  --folder NAME        Maildir++ folder, e.g. Work/Reports (INBOX = the Maildir)\n"
+"  -f SENDER            envelope sender for Return-Path: ('' or <> = null sender)\n"
+"  -r RECIPIENT         envelope recipient for Delivered-To: and loop detection\n"
+"  --quota B[,C]        Maildir++ quota: bytes (K/M/G/T suffixes) and message count\n"
+"  --quota-bounce       over quota exits 69 (bounce) instead of 75 (retry)\n"
+"  --lock-timeout S     give up on a busy mbox after S seconds (default 30)\n"
+"  --hostname NAME      host part of Maildir file names (default: the host name)\n"
+"  --config FILE        configuration file (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
+"  -v, --verbose        report the delivered file on stderr\n"
+"  -h, --help           show this help;  -V, --version  show the version\n"
+"Without --maildir or --mbox: home_mailbox from mail.conf (default Maildir/)\n"
+"under $HOME. Environment: SENDER, RECIPIENT, HOME, USER, MAIL_CONF, TMPDIR.\n";
+
+static void die(int code, const char *msg)
+{
+	char safe[600];
+
+	fprintf(stderr, "mail-store: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
+	exit(code);
+}
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "mail-store: %s\n%s", msg, usage_text);
+	exit(EX_USAGE);
+}
+
+/* An envelope address from a flag or the environment: "<a@b>" or "a@b",
+ * "" or "<>" for the null sender. Control characters would let a sender
+ * write header lines of its own. */
+static const char *envelope_address(const char *s, const char *what)
+{
+	size_t n = strlen(s);
+	char *copy;
+
+	if (n > ADDR_MAX) {
+		fprintf(stderr, "mail-store: %s address too long\n", what);
+		exit(EX_USAGE);
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			fprintf(stderr, "mail-store: %s address has a control character\n", what);
+			exit(EX_USAGE);
+		}
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		s++;
+		n -= 2;
+	}
+	copy = strndup(s, n);
+	if (copy == NULL)
+		die(EX_TEMPFAIL, "out of memory");
+	return copy;
+}
+
+/* The user's home directory: $HOME, else the passwd entry of $USER, else
+ * that of the real uid. */
+static const char *home_dir(void)
+{
+	const char *home = getenv("HOME"), *user = getenv("USER");
+	struct passwd *pw;
+
+	if (home != NULL && home[0] == '/')
+		return home;
+	if (user != NULL && user[0] != '\0') {
+		pw = getpwnam(user);
+		if (pw == NULL) {
+			fprintf(stderr, "mail-store: unknown user %s\n", user);
+			exit(EX_NOUSER);
+		}
+	} else {
+		pw = getpwuid(getuid());
+		if (pw == NULL)
+			die(EX_NOUSER, "no home directory: set HOME or use --maildir/--mbox");
+	}
+	return strdup(pw->pw_dir);
+}
+
+enum { OPT_MAILDIR = 256, OPT_MBOX, OPT_FOLDER, OPT_QUOTA, OPT_QUOTA_BOUNCE,
+       OPT_LOCK_TIMEOUT, OPT_HOSTNAME, OPT_CONFIG };
+
+static const struct option longopts[] = {
+	{ "maildir", required_argument, NULL, OPT_MAILDIR },
+	{ "mbox", required_argument, NULL, OPT_MBOX },
+	{ "folder", required_argument, NULL, OPT_FOLDER },
+	{ "quota", required_argument, NULL, OPT_QUOTA },
+	{ "quota-bounce", no_argument, NULL, OPT_QUOTA_BOUNCE },
+	{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	const char *maildir = NULL, *mbox = NULL, *folder = NULL, *config = NULL;
+	const char *sender = NULL, *recipient = NULL, *hostname = NULL, *lock_arg = NULL;
+	const char *quota_arg = NULL, *s;
+	char path[PATH_MAX];
+	struct quota quota;
+	struct msg_opts mo;
+	struct conf conf;
+	struct err e = { 0, "" };
+	unsigned long lock_timeout;
+	int quota_code = EX_TEMPFAIL, verbose = 0, c;
+
+	/* Over RLIMIT_FSIZE, write() must fail with EFBIG so the append is
+	 * undone, rather than the process dying half-way. */
+	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	while ((c = getopt_long(argc, argv, "f:r:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MAILDIR: maildir = optarg; break;
+		case OPT_MBOX: mbox = optarg; break;
+		case OPT_FOLDER: folder = optarg; break;
+		case OPT_QUOTA: quota_arg = optarg; break;
+		case OPT_QUOTA_BOUNCE: quota_code = EX_UNAVAILABLE; break;
+		case OPT_LOCK_TIMEOUT: lock_arg = optarg; break;
+		case OPT_HOSTNAME: hostname = optarg; break;
+		case OPT_CONFIG: config = optarg; break;
+		case 'f': sender = envelope_address(optarg, "sender"); break;
+		case 'r': recipient = envelope_address(optarg, "recipient"); break;
+		case 'v': verbose = 1; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
+		default: fputs(usage_text, stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc)
+		die_usage("unexpected argument");
+	if (maildir != NULL && mbox != NULL)
+		die_usage("--maildir and --mbox are exclusive");
+	if (folder != NULL && mbox != NULL)
+		die_usage("--folder needs a Maildir");
+
+	if (conf_load(&conf, config, &e) < 0)
+		die(e.code, e.msg);
+	if (sender == NULL && (s = getenv("SENDER")) != NULL)
+		sender = envelope_address(s, "sender");
+	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL && s[0] != '\0')
+		recipient = envelope_address(s, "recipient");
+	if (hostname == NULL)
+		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
+	if (lock_arg != NULL) {
+		char *end;
+		lock_timeout = strtoul(lock_arg, &end, 10);
+		if (*lock_arg < '0' || *lock_arg > '9' || *end != '\0' || lock_timeout > 86400)
+			die_usage("--lock-timeout takes seconds from 0 to 86400");
+	} else if (conf_get_uint(&conf, CONF_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT, 86400,
+	                         &lock_timeout, &e) < 0) {
+		die(e.code, e.msg);
+	}
+	if (quota_arg != NULL && quota_parse(quota_arg, &quota, &e) < 0)
+		die_usage(e.msg);
+
+	if (maildir == NULL && mbox == NULL) {
+		const char *hm = conf_get(&conf, CONF_HOME_MAILBOX, "Maildir/");
+		size_t n = strlen(hm);
+		int w = hm[0] == '/' ? snprintf(path, sizeof path, "%s", hm)
+		                     : snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
+		if (n == 0 || w < 0 || (size_t)w >= sizeof path)
+			die(EX_CONFIG, "bad home_mailbox in configuration");
+		if (hm[n - 1] == '/') {
+			while (w > 1 && path[w - 1] == '/')
+				path[--w] = '\0';
+			maildir = path;
+		} else {
+			mbox = path;
+		}
+		if (folder != NULL && mbox != NULL)
+			die_usage("--folder needs a Maildir");
+	}
+
+	if (quota_arg != NULL && mbox != NULL)
+		die_usage("--quota needs a Maildir");
+
+	mo.return_path = sender;
+	mo.delivered_to = recipient;
+	mo.mboxrd = 0;
+	if (maildir != NULL) {
+		struct maildir_delivery d = {
+			.root = maildir, .folder = folder, .host = hostname, .msg = &mo,
+			.quota = quota_arg != NULL ? &quota : NULL, .over_quota_code = quota_code,
+		};
+		if (maildir_deliver(&d, 0, &e) < 0)
+			die(e.code, e.msg);
+		if (verbose)
+			fprintf(stderr, "mail-store: delivered path=%s size=%llu\n", d.path,
+			        (unsigned long long)d.stats.size);
+	} else {
+		struct mbox_delivery d = {
+			.path = mbox, .sender = sender, .msg = &mo, .lock_timeout = (int)lock_timeout,
+		};
+		if (mbox_deliver(&d, 0, &e) < 0)
+			die(e.code, e.msg);
+		if (verbose)
+			fprintf(stderr, "mail-store: delivered path=%s size=%llu\n", mbox,
+			        (unsigned long long)d.stats.size);
+	}
+	conf_free(&conf);
+	return 0;
+}

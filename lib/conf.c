@@ -1,0 +1,145 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "conf.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+#define CONF_LINE_MAX 4096
+#define CONF_FILE_MAX 10000   /* lines */
+
+static const char *const names[CONF_NKEYS] = {
+	[CONF_HOSTNAME] = "hostname",
+	[CONF_HOME_MAILBOX] = "home_mailbox",
+	[CONF_LOCK_TIMEOUT] = "lock_timeout",
+};
+
+const char *conf_key_name(enum conf_key key)
+{
+	return names[key];
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static int parse_line(struct conf *c, char *line, int lineno, struct err *e)
+{
+	char *eq, *key, *val;
+	int k;
+
+	line = trim(line);
+	if (line[0] == '\0' || line[0] == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (eq == NULL)
+		return err_set(e, EX_CONFIG, "%s:%d: expected key = value", c->path, lineno);
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	for (k = 0; k < CONF_NKEYS; k++)
+		if (strcmp(key, names[k]) == 0)
+			break;
+	if (k == CONF_NKEYS)
+		return err_set(e, EX_CONFIG, "%s:%d: unknown key %.64s", c->path, lineno, key);
+	free(c->value[k]);
+	c->value[k] = strdup(val);
+	if (c->value[k] == NULL)
+		return err_set(e, EX_TEMPFAIL, "out of memory");
+	return 0;
+}
+
+int conf_load(struct conf *c, const char *path, struct err *e)
+{
+	char line[CONF_LINE_MAX];
+	FILE *f;
+	int required = 1, lineno = 0, rc = 0;
+
+	memset(c, 0, sizeof *c);
+	if (path == NULL)
+		path = getenv("MAIL_CONF");
+	if (path == NULL || path[0] == '\0') {
+		path = SYSCONFDIR "/mail.conf";
+		required = 0;
+	}
+	if (snprintf(c->path, sizeof c->path, "%s", path) >= (int)sizeof c->path)
+		return err_set(e, EX_CONFIG, "configuration path too long");
+	f = fopen(path, "re");
+	if (f == NULL) {
+		if (!required && errno == ENOENT) {
+			c->path[0] = '\0';
+			return 0;
+		}
+		return err_sys(e, EX_CONFIG, "unable to open %s", path);
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		size_t n = strlen(line);
+		if (++lineno > CONF_FILE_MAX) {
+			rc = err_set(e, EX_CONFIG, "%s: more than %d lines", path, CONF_FILE_MAX);
+			break;
+		}
+		if (n == sizeof line - 1 && line[n - 1] != '\n') {
+			rc = err_set(e, EX_CONFIG, "%s:%d: line too long", path, lineno);
+			break;
+		}
+		if (parse_line(c, line, lineno, e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f))
+		rc = err_sys(e, EX_CONFIG, "unable to read %s", path);
+	fclose(f);
+	if (rc < 0)
+		conf_free(c);
+	return rc;
+}
+
+const char *conf_get(const struct conf *c, enum conf_key key, const char *def)
+{
+	return c->value[key] != NULL ? c->value[key] : def;
+}
+
+int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
+                  unsigned long max, unsigned long *out, struct err *e)
+{
+	const char *v = c->value[key];
+	char *end;
+	unsigned long n;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n > max)
+		return err_set(e, EX_CONFIG, "%s: %s must be a number from 0 to %lu",
+		               c->path, names[key], max);
+	*out = n;
+	return 0;
+}
+
+void conf_free(struct conf *c)
+{
+	for (int k = 0; k < CONF_NKEYS; k++) {
+		free(c->value[k]);
+		c->value[k] = NULL;
+	}
+}

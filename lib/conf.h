@@ -1,0 +1,42 @@
+/* conf: the one optional configuration file all programs share.
+ *
+ * mail.conf holds "key = value" lines; blank lines and lines starting with
+ * '#' are ignored. Every key any program knows is listed in conf.c, so a
+ * misspelt key is an error (EX_CONFIG) with its line number instead of a
+ * setting silently ignored. Command-line flags override the file. */
+#ifndef CONF_H
+#define CONF_H
+
+#include "err.h"
+
+enum conf_key {
+	CONF_HOSTNAME,
+	CONF_HOME_MAILBOX,
+	CONF_LOCK_TIMEOUT,
+	CONF_NKEYS
+};
+
+struct conf {
+	char *value[CONF_NKEYS];   /* NULL when not set */
+	char path[4096];           /* the file read, "" when none */
+};
+
+/* Load the file at path; when path is NULL use $MAIL_CONF, and when that is
+ * unset the default SYSCONFDIR/mail.conf, which may be absent. A file named
+ * by flag or environment must exist. Returns 0, or -1 with e set. */
+int conf_load(struct conf *c, const char *path, struct err *e);
+
+/* The value of key, or def when unset. */
+const char *conf_get(const struct conf *c, enum conf_key key, const char *def);
+
+/* The value of key as a non-negative integer no larger than max, or def
+ * when unset. Returns 0, or -1 with e set (EX_CONFIG) on a bad value. */
+int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
+                  unsigned long max, unsigned long *out, struct err *e);
+
+/* The name of key as written in the file. */
+const char *conf_key_name(enum conf_key key);
+
+void conf_free(struct conf *c);
+
+#endif

@@ -1,0 +1,40 @@
+/* message: the one pass every delivered message goes through.
+ *
+ * Reads a message from a file descriptor and writes it in local form:
+ * CRLF line ends become LF, a leading mbox "From " envelope line is dropped,
+ * Return-Path: and Delivered-To: are prepended, the message's own
+ * Return-Path: fields are removed (the envelope sender replaces them, as
+ * RFC 5321 4.4 expects of final delivery), a missing final newline is added,
+ * and for mbox output lines matching ^>*From  gain one '>' (mboxrd).
+ * Memory use is constant whatever the message size. */
+#ifndef MESSAGE_H
+#define MESSAGE_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct msg_opts {
+	const char *return_path;   /* envelope sender; "" is the null sender <>;
+	                              NULL leaves the message's own Return-Path */
+	const char *delivered_to;  /* recipient for Delivered-To:; NULL for none */
+	int mboxrd;                /* quote >*From  lines */
+};
+
+struct msg_stats {
+	uint64_t size;   /* bytes written (LF line ends) */
+	uint64_t lines;  /* LF characters written: size + lines = CRLF size */
+};
+
+/* Copy in_fd to out_fd as described above.
+ * Returns 0, or -1 with e set: EX_DATAERR when the header already has a
+ * Delivered-To: for delivered_to (a mail loop; the copy stops there),
+ * EX_IOERR/EX_TEMPFAIL for read and write errors. */
+int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
+                 struct msg_stats *st, struct err *e);
+
+/* Nonzero when the address s (possibly in <>, surrounded by blanks, n bytes)
+ * names the same mailbox as addr, compared case-insensitively. */
+int message_same_address(const char *s, size_t n, const char *addr);
+
+#endif
