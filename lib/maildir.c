@@ -117,8 +117,6 @@ static void clean_tmp(const char *dir)
 		    !S_ISREG(st.st_mode))
 			continue;
 		t = st.st_mtime > st.st_atime ? st.st_mtime : st.st_atime;
-		if (st.st_ctime > t)
-			t = st.st_ctime;
 		if (now - t > TMP_MAX_AGE)
 			unlinkat(dirfd(d), de->d_name, 0);
 	}

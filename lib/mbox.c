@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "io.h"
 #include "mbox.h"
 
@@ -89,6 +90,20 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 	lk->dotlocked = 0;
 	lk->dotlock[0] = '\0';
 	lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (lk->fd < 0 && errno == ENOENT) {
+		/* A missing directory on the way is made, as for a Maildir. */
+		char dir[PATH_MAX];
+		char *slash;
+		if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+			return err_set(e, EX_USAGE, "mbox path too long: %s", path);
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			if (file_mkdirs(dir, 0700, e) < 0)
+				return -1;
+		}
+		lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	}
 	if (lk->fd < 0) {
 		if (errno == ELOOP)
 			return err_set(e, EX_NOPERM, "refusing to deliver to %s: it is a symbolic link", path);

@@ -1,0 +1,79 @@
+# lib.sh: TAP helpers for the shell tests. Source it first; it sets
+#   $tmp         a scratch directory removed at exit
+#   $MAIL_STORE  the mail-store under test
+#   mailcheck    Python's mailbox module as an independent reader
+# and provides ok/check/expect_exit/done_testing.
+
+: "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${PYTHON3:=python3}"
+MAIL_STORE=$top_builddir/mail-store
+unset MAIL_CONF SENDER RECIPIENT
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mail-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+tap_n=0
+tap_failed=0
+
+# ok STATUS DESCRIPTION: one test case from a status (0 = pass)
+ok() {
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+# check DESCRIPTION COMMAND...: pass when the command succeeds
+check() {
+	_d=$1
+	shift
+	if "$@"; then ok 0 "$_d"; else ok 1 "$_d"; fi
+}
+
+# expect_exit CODE DESCRIPTION COMMAND...: pass when the command exits CODE
+# and, on failure, says why in exactly one line on stderr. stdin is the
+# caller's.
+expect_exit() {
+	_want=$1 _d=$2
+	shift 2
+	"$@" 2>"$tmp/stderr"
+	_got=$?
+	_lines=$(wc -l <"$tmp/stderr")
+	if [ "$_got" -eq "$_want" ] && { [ "$_want" -eq 0 ] || [ "$_lines" -eq 1 ]; }; then
+		ok 0 "$_d"
+	else
+		ok 1 "$_d"
+		echo "# exit $_got (want $_want), stderr:"
+		sed 's/^/#   /' "$tmp/stderr"
+	fi
+}
+
+# stderr_has TEXT DESCRIPTION: the last expect_exit's stderr contains TEXT
+stderr_has() {
+	if grep -q -- "$1" "$tmp/stderr"; then ok 0 "$2"; else ok 1 "$2"; sed 's/^/#   /' "$tmp/stderr"; fi
+}
+
+mailcheck() {
+	"$PYTHON3" "$top_srcdir/tests/mailcheck.py" "$@"
+}
+
+# same_text "$(cmd)" "expected" DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
+	fi
+}
+
+count_files() {
+	find "$1" -mindepth 1 -maxdepth 1 -type f | wc -l | tr -d ' '
+}
+
+done_testing() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}

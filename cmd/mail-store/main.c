@@ -47,7 +47,7 @@ static const char usage_text[] =
 "Without --maildir or --mbox: home_mailbox from mail.conf (default Maildir/)\n"
 "under $HOME. Environment: SENDER, RECIPIENT, HOME, USER, MAIL_CONF, TMPDIR.\n";
 
-static void die(int code, const char *msg)
+static __attribute__((noreturn)) void die(int code, const char *msg)
 {
 	char safe[600];
 
@@ -55,9 +55,9 @@ static void die(int code, const char *msg)
 	exit(code);
 }
 
-static void die_usage(const char *msg)
+static __attribute__((noreturn)) void die_usage(const char *msg)
 {
-	fprintf(stderr, "mail-store: %s\n%s", msg, usage_text);
+	fprintf(stderr, "mail-store: %s (see mail-store --help)\n", msg);
 	exit(EX_USAGE);
 }
 
@@ -147,7 +147,8 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((c = getopt_long(argc, argv, "f:r:vhV", longopts, NULL)) != -1) {
+	opterr = 0;   /* one line of our own on stderr, not getopt's */
+	while ((c = getopt_long(argc, argv, ":f:r:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MAILDIR: maildir = optarg; break;
 		case OPT_MBOX: mbox = optarg; break;
@@ -162,7 +163,8 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
-		default: fputs(usage_text, stderr); return EX_USAGE;
+		case ':': die_usage("option needs an argument");
+		default: die_usage("unknown option");
 		}
 	}
 	if (optind != argc)
