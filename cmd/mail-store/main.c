@@ -61,13 +61,12 @@ static __attribute__((noreturn)) void die_usage(const char *msg)
 	exit(EX_USAGE);
 }
 
-/* An envelope address from a flag or the environment: "<a@b>" or "a@b",
- * "" or "<>" for the null sender. Control characters would let a sender
- * write header lines of its own. */
-static const char *envelope_address(const char *s, const char *what)
+/* An envelope address from a flag or the environment, "<a@b>" or "a@b",
+ * "" or "<>" for the null sender, copied into buf without the brackets.
+ * Control characters would let a sender write header lines of its own. */
+static const char *envelope_address(const char *s, const char *what, char buf[ADDR_MAX + 1])
 {
 	size_t n = strlen(s);
-	char *copy;
 
 	if (n > ADDR_MAX) {
 		fprintf(stderr, "mail-store: %s address too long\n", what);
@@ -82,10 +81,9 @@ static const char *envelope_address(const char *s, const char *what)
 		s++;
 		n -= 2;
 	}
-	copy = strndup(s, n);
-	if (copy == NULL)
-		die(EX_TEMPFAIL, "out of memory");
-	return copy;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
 }
 
 /* The user's home directory: $HOME, else the passwd entry of $USER, else
@@ -108,7 +106,7 @@ static const char *home_dir(void)
 		if (pw == NULL)
 			die(EX_NOUSER, "no home directory: set HOME or use --maildir/--mbox");
 	}
-	return strdup(pw->pw_dir);
+	return pw->pw_dir;
 }
 
 enum { OPT_MAILDIR = 256, OPT_MBOX, OPT_FOLDER, OPT_QUOTA, OPT_QUOTA_BOUNCE,
@@ -134,7 +132,7 @@ int main(int argc, char **argv)
 	const char *maildir = NULL, *mbox = NULL, *folder = NULL, *config = NULL;
 	const char *sender = NULL, *recipient = NULL, *hostname = NULL, *lock_arg = NULL;
 	const char *quota_arg = NULL, *s;
-	char path[PATH_MAX];
+	char path[PATH_MAX], sender_buf[ADDR_MAX + 1], recipient_buf[ADDR_MAX + 1];
 	struct quota quota;
 	struct msg_opts mo;
 	struct conf conf;
@@ -158,8 +156,8 @@ int main(int argc, char **argv)
 		case OPT_LOCK_TIMEOUT: lock_arg = optarg; break;
 		case OPT_HOSTNAME: hostname = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
-		case 'f': sender = envelope_address(optarg, "sender"); break;
-		case 'r': recipient = envelope_address(optarg, "recipient"); break;
+		case 'f': sender = envelope_address(optarg, "sender", sender_buf); break;
+		case 'r': recipient = envelope_address(optarg, "recipient", recipient_buf); break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -177,9 +175,9 @@ int main(int argc, char **argv)
 	if (conf_load(&conf, config, &e) < 0)
 		die(e.code, e.msg);
 	if (sender == NULL && (s = getenv("SENDER")) != NULL)
-		sender = envelope_address(s, "sender");
+		sender = envelope_address(s, "sender", sender_buf);
 	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL && s[0] != '\0')
-		recipient = envelope_address(s, "recipient");
+		recipient = envelope_address(s, "recipient", recipient_buf);
 	if (hostname == NULL)
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
 	if (lock_arg != NULL) {
