@@ -48,11 +48,8 @@ int err_code_for_errno(int errnum)
 	switch (errnum) {
 	case ENOENT:
 	case ENOTDIR:
-	case EACCES:
-	case EROFS:
 		return EX_CANTCREAT;
 	case ELOOP:
-	case EPERM:
 		return EX_NOPERM;
 	default:
 		/* ENOSPC, EDQUOT, EFBIG, EIO, ENOMEM, EMFILE...: try again later. */

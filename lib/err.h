@@ -20,9 +20,10 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 int err_sys(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* The sysexits code for a failed file operation: EX_TEMPFAIL for the
- * conditions an admin or time can fix (disk full, I/O error, quota),
- * EX_CANTCREAT for missing or unwritable paths, EX_NOPERM for refusals. */
+/* The sysexits code for a failed file operation: EX_CANTCREAT when the path
+ * cannot exist (a component is missing or not a directory), EX_NOPERM for
+ * a refused symbolic link, EX_TEMPFAIL for everything time or an admin can
+ * fix (disk full, I/O error, permissions, a read-only remount). */
 int err_code_for_errno(int errnum);
 
 /* Copy at most n bytes of untrusted s into out (size outsz, NUL-terminated),

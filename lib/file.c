@@ -26,6 +26,22 @@ int file_fsync_dir(const char *path, struct err *e)
 	return 0;
 }
 
+int file_fsync_parent(const char *path, struct err *e)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+		return err_set(e, EX_USAGE, "path too long: %s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return file_fsync_dir(".", e);
+	if (slash == dir)
+		slash++;
+	*slash = '\0';
+	return file_fsync_dir(dir, e);
+}
+
 int file_mkdirs(const char *path, mode_t mode, struct err *e)
 {
 	char buf[PATH_MAX];
@@ -40,8 +56,12 @@ int file_mkdirs(const char *path, mode_t mode, struct err *e)
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			if (file_fsync_parent(buf, e) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			return err_sys(e, err_code_for_errno(errno), "unable to create %s", buf);
+		}
 		*p = saved;
 		if (saved == '\0')
 			break;

@@ -10,8 +10,13 @@
  * Returns 0, or -1 with e set (EX_TEMPFAIL). */
 int file_fsync_dir(const char *path, struct err *e);
 
-/* mkdir path and any missing parents with mode. Returns 0 (also when it
- * already exists as a directory), or -1 with e set. */
+/* fsync the directory holding path (its last component's entry).
+ * Returns 0, or -1 with e set (EX_TEMPFAIL). */
+int file_fsync_parent(const char *path, struct err *e);
+
+/* mkdir path and any missing parents with mode, fsyncing the directory
+ * that holds each one made so it survives a crash. Returns 0 (also when
+ * it already exists as a directory), or -1 with e set. */
 int file_mkdirs(const char *path, mode_t mode, struct err *e);
 
 /* Build "a/b" into out; returns 0, or -1 with e set (EX_USAGE) when the

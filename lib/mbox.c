@@ -89,7 +89,8 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 
 	lk->dotlocked = 0;
 	lk->dotlock[0] = '\0';
-	lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	lk->created = 0;
+	lk->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (lk->fd < 0 && errno == ENOENT) {
 		/* A missing directory on the way is made, as for a Maildir. */
 		char dir[PATH_MAX];
@@ -103,10 +104,13 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 				return -1;
 		}
 		lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+		lk->created = lk->fd >= 0;
 	}
 	if (lk->fd < 0) {
 		if (errno == ELOOP)
 			return err_set(e, EX_NOPERM, "refusing to deliver to %s: it is a symbolic link", path);
+		if (errno == EISDIR)
+			return err_set(e, EX_NOPERM, "refusing to deliver to %s: not a regular file", path);
 		return err_sys(e, err_code_for_errno(errno), "unable to open %s", path);
 	}
 	if (fstat(lk->fd, &st) < 0) {
@@ -234,7 +238,7 @@ int mbox_deliver(struct mbox_delivery *d, int in_fd, struct err *e)
 	}
 	if (sender == NULL || sender[0] == '\0')
 		sender = "MAILER-DAEMON";
-	localtime_r(&now, &tm);
+	gmtime_r(&now, &tm);   /* RFC 4155: the From_ line date is UTC */
 	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
 	n = snprintf(from, sizeof from, "\n\nFrom %s %s\n", sender, date);
 	if (n < 0 || (size_t)n >= sizeof from) {
@@ -268,6 +272,8 @@ int mbox_deliver(struct mbox_delivery *d, int in_fd, struct err *e)
 		err_sys(e, EX_TEMPFAIL, "unable to fsync %s", d->path);
 		goto undo;
 	}
+	if (lk.created && file_fsync_parent(d->path, e) < 0)
+		goto undo;
 	rc = 0;
 	goto unlock;
 undo:

@@ -18,6 +18,7 @@
 struct mbox_lock {
 	int fd;                  /* the mbox, open O_RDWR|O_APPEND */
 	int dotlocked;
+	int created;             /* the file did not exist: fsync its directory */
 	char dotlock[PATH_MAX];
 };
 

@@ -39,6 +39,7 @@ struct copier {
 	enum hstate h;
 	enum field field;
 	int first_line;
+	int seen_received;   /* a Received: field was above: the message travelled */
 	int loop;
 	int pending_cr;
 	size_t holdlen;
@@ -127,9 +128,12 @@ int message_same_address(const char *s, size_t n, const char *addr)
 	return n == alen && n > 0 && strncasecmp(s, addr, n) == 0;
 }
 
+/* A Delivered-To: for our recipient is a loop only below a Received:
+ * field: one above every Received: was added on this hop by the program
+ * that runs us (Postfix local(8), qmail-local). */
 static void end_field(struct copier *c)
 {
-	if (c->field == F_DT && !c->dt_overflow &&
+	if (c->field == F_DT && !c->dt_overflow && c->seen_received &&
 	    message_same_address(c->dt, c->dtlen, c->o->delivered_to))
 		c->loop = 1;
 	c->field = F_OTHER;
@@ -158,6 +162,8 @@ static void field_colon(struct copier *c)
 	while (n > 0 && (c->hold[n - 1] == ' ' || c->hold[n - 1] == '\t'))
 		n--;
 	c->field = F_OTHER;
+	if (n == 8 && strncasecmp(c->hold, "Received", 8) == 0)
+		c->seen_received = 1;
 	if (n == 11 && strncasecmp(c->hold, "Return-Path", 11) == 0 && c->o->return_path != NULL)
 		c->field = F_SKIP;
 	else if (n == 12 && strncasecmp(c->hold, "Delivered-To", 12) == 0 && c->o->delivered_to != NULL)

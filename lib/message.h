@@ -6,6 +6,9 @@
  * Return-Path: fields are removed (the envelope sender replaces them, as
  * RFC 5321 4.4 expects of final delivery), a missing final newline is added,
  * and for mbox output lines matching ^>*From  gain one '>' (mboxrd).
+ * A Delivered-To: naming the recipient below a Received: field means the
+ * message already reached this mailbox once and came back: a loop. Above
+ * every Received: it is the caller's own trace of this hop, not a loop.
  * Memory use is constant whatever the message size. */
 #ifndef MESSAGE_H
 #define MESSAGE_H
@@ -27,9 +30,8 @@ struct msg_stats {
 };
 
 /* Copy in_fd to out_fd as described above.
- * Returns 0, or -1 with e set: EX_DATAERR when the header already has a
- * Delivered-To: for delivered_to (a mail loop; the copy stops there),
- * EX_IOERR/EX_TEMPFAIL for read and write errors. */
+ * Returns 0, or -1 with e set: EX_DATAERR for a mail loop (the copy stops
+ * there), EX_TEMPFAIL for read and write errors. */
 int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
                  struct msg_stats *st, struct err *e);
 

@@ -69,11 +69,17 @@ HOME=$tmp/home MAIL_CONF=$tmp/md.conf "$MAIL_STORE" <"$tmp/m1"
 check "MAIL_CONF names the configuration; hostname from it" sh -c "ls '$tmp/home/Maildir2/new' | grep -q '\.conf\.example,S='"
 
 # Mail loop.
-printf 'Delivered-To: U@Example.NET\nSubject: loop\n\nx\n' >"$tmp/loop"
-expect_exit 65 "Delivered-To for the same recipient is a loop" "$MAIL_STORE" --maildir "$tmp/loopmd" -r u@example.net <"$tmp/loop"
+printf 'Received: from mx.example.com by mx.example.net\nDelivered-To: U@Example.NET\nSubject: loop\n\nx\n' >"$tmp/loop"
+expect_exit 65 "Delivered-To for the same recipient below Received: is a loop" "$MAIL_STORE" --maildir "$tmp/loopmd" -r u@example.net <"$tmp/loop"
 stderr_has "loop" "the reason says loop"
 is "$(count_files "$tmp/loopmd/new")$(count_files "$tmp/loopmd/tmp")" 00 "no file left in new/ or tmp/"
 expect_exit 0 "another recipient is no loop" "$MAIL_STORE" --maildir "$tmp/loopmd" -r other@example.net <"$tmp/loop"
+# Postfix local(8) hands a mailbox_command the message with its own
+# Delivered-To: on top and the same address in RECIPIENT: not a loop.
+printf 'Delivered-To: u@example.net\nReceived: from mx.example.com by mx.example.net\nSubject: x\n\nx\n' >"$tmp/postfix"
+expect_exit 0 "Postfix-style Delivered-To on top is no loop" env RECIPIENT=u@example.net "$MAIL_STORE" --maildir "$tmp/loopmd" <"$tmp/postfix"
+expect_exit 0 "-r '' means no recipient" "$MAIL_STORE" --maildir "$tmp/norcpt" -r '' <"$tmp/m1"
+check "and no Delivered-To: line" sh -c "! '$PYTHON3' '$top_srcdir/tests/mailcheck.py' maildir-get '$tmp/norcpt' 0 | grep -q '^Delivered-To'"
 
 # tmp/ debris older than 36 hours is removed, recent files stay.
 touch -d '3 days ago' "$md/tmp/old.debris"

@@ -9,7 +9,14 @@ printf 'Subject: two\n\nsecond\n' >"$tmp/m2"
 expect_exit 0 "deliver from a file" "$MAIL_STORE" --mbox "$mb" -f s@example.org -r u@example.net <"$tmp/m1"
 expect_exit 0 "deliver from a pipe, null sender" sh -c "cat '$tmp/m2' | '$MAIL_STORE' --mbox '$mb' -f ''"
 is "$(mailcheck mbox "$mb")" 2 "mailbox.mbox reads two messages"
-check "From_ line with the sender and a date" sh -c "'$PYTHON3' '$top_srcdir/tests/mailcheck.py' mbox-from '$mb' 0 | grep -Eq '^s@example.org [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} [0-9]{4}$'"
+"$PYTHON3" - "$mb" <<'PY' >"$tmp/fromline"
+import calendar, mailbox, sys, time
+line = mailbox.mbox(sys.argv[1], create=False).get_message(0).get_from()
+who, date = line.split(" ", 1)
+t = calendar.timegm(time.strptime(date, "%a %b %d %H:%M:%S %Y"))
+print(who, "utc" if abs(time.time() - t) < 300 else "wrong time: " + date)
+PY
+is "$(cat "$tmp/fromline")" "s@example.org utc" "From_ line has the sender and the UTC date"
 check "null sender is MAILER-DAEMON" sh -c "'$PYTHON3' '$top_srcdir/tests/mailcheck.py' mbox-from '$mb' 1 | grep -q '^MAILER-DAEMON '"
 check "mboxrd: From quoted" grep -q '^>From here$' "$mb"
 check "mboxrd: >From quoted" grep -q '^>>From there$' "$mb"
@@ -62,6 +69,8 @@ ln -s "$tmp/target" "$tmp/link"
 expect_exit 77 "symlinked mbox refused" "$MAIL_STORE" --mbox "$tmp/link" <"$tmp/m2"
 check "symlink target not created" test ! -e "$tmp/target"
 mkfifo "$tmp/fifo"
+mkdir "$tmp/dir"
+expect_exit 77 "directory at the mbox path refused" "$MAIL_STORE" --mbox "$tmp/dir" <"$tmp/m2"
 expect_exit 77 "FIFO refused" "$MAIL_STORE" --mbox "$tmp/fifo" <"$tmp/m2"
 ln "$tmp/pad" "$tmp/hard"
 expect_exit 77 "hard-linked mbox refused" "$MAIL_STORE" --mbox "$tmp/hard" <"$tmp/m2"

@@ -26,6 +26,10 @@ expect_exit 78 "misspelt key in mail.conf" "$MAIL_STORE" --config "$tmp/typo.con
 stderr_has "typo.conf:2: unknown key lock_timout" "the reason has file, line and key"
 printf 'lock_timeout = -1\n' >"$tmp/neg.conf"
 expect_exit 78 "bad lock_timeout value" "$MAIL_STORE" --config "$tmp/neg.conf" --mbox "$tmp/mb" <"$tmp/m"
+printf 'hostname =\n' >"$tmp/emptyhost.conf"
+expect_exit 78 "empty hostname in mail.conf" "$MAIL_STORE" --config "$tmp/emptyhost.conf" --maildir "$md" <"$tmp/m"
+printf 'home_mailbox = /var/mail/x\n' >"$tmp/abs.conf"
+expect_exit 78 "absolute home_mailbox refused" env HOME="$tmp" "$MAIL_STORE" --config "$tmp/abs.conf" <"$tmp/m"
 printf 'lock_timeout = 1\n' >"$tmp/ok.conf"
 expect_exit 64 "flags override the file (and are checked)" "$MAIL_STORE" --config "$tmp/ok.conf" --lock-timeout x --mbox "$tmp/mb" <"$tmp/m"
 

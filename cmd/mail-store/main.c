@@ -157,7 +157,10 @@ int main(int argc, char **argv)
 		case OPT_HOSTNAME: hostname = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
 		case 'f': sender = envelope_address(optarg, "sender", sender_buf); break;
-		case 'r': recipient = envelope_address(optarg, "recipient", recipient_buf); break;
+		case 'r':
+			recipient = optarg[0] == '\0' ? NULL
+			          : envelope_address(optarg, "recipient", recipient_buf);
+			break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -178,8 +181,11 @@ int main(int argc, char **argv)
 		sender = envelope_address(s, "sender", sender_buf);
 	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL && s[0] != '\0')
 		recipient = envelope_address(s, "recipient", recipient_buf);
-	if (hostname == NULL)
+	if (hostname == NULL) {
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
+		if (hostname != NULL && hostname[0] == '\0')
+			die(EX_CONFIG, "empty hostname in the configuration");
+	}
 	if (lock_arg != NULL) {
 		char *end;
 		lock_timeout = strtoul(lock_arg, &end, 10);
@@ -193,12 +199,15 @@ int main(int argc, char **argv)
 		die_usage(e.msg);
 
 	if (maildir == NULL && mbox == NULL) {
+		/* Relative to the home directory, as Postfix's home_mailbox. */
 		const char *hm = conf_get(&conf, CONF_HOME_MAILBOX, "Maildir/");
 		size_t n = strlen(hm);
-		int w = hm[0] == '/' ? snprintf(path, sizeof path, "%s", hm)
-		                     : snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
-		if (n == 0 || w < 0 || (size_t)w >= sizeof path)
-			die(EX_CONFIG, "bad home_mailbox in configuration");
+		int w;
+		if (n == 0 || hm[0] == '/')
+			die(EX_CONFIG, "home_mailbox must be a path relative to the home directory");
+		w = snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
+		if (w < 0 || (size_t)w >= sizeof path)
+			die(EX_CONFIG, "home_mailbox path too long");
 		if (hm[n - 1] == '/') {
 			while (w > 1 && path[w - 1] == '/')
 				path[--w] = '\0';
