@@ -56,12 +56,7 @@ check "no lock debris" test "$(ls "$tmp" | grep -c 'mbox\.lock')" -eq 0
 is "$(mailcheck mbox "$mb")" 4 "four messages"
 
 # Concurrent deliveries serialise on the locks.
-i=0
-while [ $i -lt 10 ]; do
-	"$MAIL_STORE" --mbox "$tmp/conc" <"$tmp/m1" &
-	i=$((i + 1))
-done
-wait
+in_parallel 10 "$tmp/m1" "$MAIL_STORE" --mbox "$tmp/conc"
 is "$(mailcheck mbox "$tmp/conc")" 10 "10 concurrent deliveries, 10 messages"
 
 # Refusals: symlink, FIFO, hard link.

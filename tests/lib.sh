@@ -69,6 +69,18 @@ is() {
 	fi
 }
 
+# in_parallel N INPUT COMMAND...: start N copies of COMMAND at once, each
+# reading INPUT, and wait for all of them.
+in_parallel() {
+	_n=$1 _in=$2
+	shift 2
+	while [ "$_n" -gt 0 ]; do
+		"$@" <"$_in" &
+		_n=$((_n - 1))
+	done
+	wait
+}
+
 count_files() {
 	find "$1" -mindepth 1 -maxdepth 1 -type f | wc -l | tr -d ' '
 }

@@ -157,10 +157,7 @@ int main(int argc, char **argv)
 		case OPT_HOSTNAME: hostname = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
 		case 'f': sender = envelope_address(optarg, "sender", sender_buf); break;
-		case 'r':
-			recipient = optarg[0] == '\0' ? NULL
-			          : envelope_address(optarg, "recipient", recipient_buf);
-			break;
+		case 'r': recipient = envelope_address(optarg, "recipient", recipient_buf); break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
@@ -179,8 +176,10 @@ int main(int argc, char **argv)
 		die(e.code, e.msg);
 	if (sender == NULL && (s = getenv("SENDER")) != NULL)
 		sender = envelope_address(s, "sender", sender_buf);
-	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL && s[0] != '\0')
+	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL)
 		recipient = envelope_address(s, "recipient", recipient_buf);
+	if (recipient != NULL && recipient[0] == '\0')
+		recipient = NULL;   /* -r '' or <>: no Delivered-To:, no loop check */
 	if (hostname == NULL) {
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
 		if (hostname != NULL && hostname[0] == '\0')
