@@ -15,11 +15,16 @@ import re
 import sys
 
 
+def delivery_order(name):
+    # time.M<usec>P<pid>Q<n>...: compare the numbers, not the text.
+    m = re.match(r"(\d+)\.M(\d+)P(\d+)Q(\d+)", name)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+
+
 def maildir_messages(path):
     md = mailbox.Maildir(path, factory=None, create=False)
     md._refresh()
-    # File name order is delivery order (time, usec, pid).
-    return md, sorted(md.keys(), key=lambda k: md._toc[k].split("/")[-1])
+    return md, sorted(md.keys(), key=lambda k: delivery_order(md._toc[k].split("/")[-1]))
 
 
 def check_sizes(md, keys):
