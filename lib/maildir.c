@@ -162,7 +162,9 @@ int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
 {
 	static unsigned int seq;
 	char dir[PATH_MAX], name[NAME_MAX + 1], tmp[PATH_MAX], newdir[PATH_MAX];
-	char host[200], folder[NAME_MAX + 1];
+	/* 160 bytes of host leave room for the rest of a name within NAME_MAX:
+	 * time.M<usec>P<pid>Q<n>. (45) and ,S=<n>,W=<n> (46). */
+	char host[160], folder[NAME_MAX + 1];
 	int fd = -1, linked = 0, over, active;
 	struct timeval tv;
 
@@ -183,8 +185,9 @@ int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
 
 	for (int tries = 0; fd < 0; tries++) {
 		gettimeofday(&tv, NULL);
-		snprintf(name, sizeof name, "%lld.M%ldP%ldQ%u.%s", (long long)tv.tv_sec,
-		         (long)tv.tv_usec, (long)getpid(), ++seq, host);
+		if (snprintf(name, sizeof name, "%lld.M%ldP%ldQ%u.%s", (long long)tv.tv_sec,
+		             (long)tv.tv_usec, (long)getpid(), ++seq, host) >= (int)sizeof name)
+			return err_set(e, EX_SOFTWARE, "file name too long");
 		if (snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name) >= (int)sizeof tmp)
 			return err_set(e, EX_USAGE, "path too long in %s", dir);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

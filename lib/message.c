@@ -180,13 +180,16 @@ static void field_colon(struct copier *c)
 	c->h = c->field == F_DT ? H_DT : H_PASS;
 }
 
-static void hold(struct copier *c, char ch)
+/* Keep ch back while a field name is read; returns 0 when the name is too
+ * long to be one, and the body has started instead. */
+static int hold(struct copier *c, char ch)
 {
 	if (c->holdlen == sizeof c->hold) {
 		to_body(c, ch);
-		return;
+		return 0;
 	}
 	c->hold[c->holdlen++] = ch;
+	return 1;
 }
 
 static void header_byte(struct copier *c, char ch)
@@ -219,7 +222,8 @@ again:
 			else
 				field_colon(c);
 		} else if (ch == ' ' || ch == '\t') {
-			hold(c, ch);
+			if (!hold(c, ch))
+				return;
 			if (c->first_line && c->holdlen == 5 && memcmp(c->hold, from_, 5) == 0)
 				c->h = H_FIRSTFROM;
 			else
@@ -227,14 +231,14 @@ again:
 		} else if ((unsigned char)ch <= 32 || (unsigned char)ch >= 127) {
 			to_body(c, ch);
 		} else {
-			hold(c, ch);
+			(void)hold(c, ch);
 		}
 		return;
 	case H_NAMEWS:
 		if (ch == ':')
 			field_colon(c);
 		else if (ch == ' ' || ch == '\t')
-			hold(c, ch);
+			(void)hold(c, ch);
 		else
 			to_body(c, ch);
 		return;
@@ -242,7 +246,7 @@ again:
 		if (ch == ':') {
 			field_colon(c);
 		} else if (ch == ' ' || ch == '\t') {
-			hold(c, ch);
+			(void)hold(c, ch);
 		} else {
 			/* An mbox envelope line: not part of the message. */
 			c->holdlen = 0;

@@ -33,6 +33,10 @@ expect_exit 78 "absolute home_mailbox refused" env HOME="$tmp" "$MAIL_STORE" --c
 printf 'lock_timeout = 1\n' >"$tmp/ok.conf"
 expect_exit 64 "flags override the file (and are checked)" "$MAIL_STORE" --config "$tmp/ok.conf" --lock-timeout x --mbox "$tmp/mb" <"$tmp/m"
 
+long=$(head -c 150 /dev/zero | tr '\0' h)
+expect_exit 0 "a 150-byte host name fits in a file name" "$MAIL_STORE" --maildir "$tmp/longhost" --hostname "$long" <"$tmp/m"
+expect_exit 64 "a 300-byte host name is refused" "$MAIL_STORE" --maildir "$tmp/longhost" --hostname "$long$long" <"$tmp/m"
+
 touch "$tmp/file"
 expect_exit 73 "Maildir below a plain file cannot be created" "$MAIL_STORE" --maildir "$tmp/file/Maildir" <"$tmp/m"
 expect_exit 73 "mbox below a plain file cannot be created" "$MAIL_STORE" --mbox "$tmp/file/mbox" <"$tmp/m"

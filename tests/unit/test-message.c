@@ -98,6 +98,16 @@ int main(void)
 	RUN("Subject: x\n\nFromage\n>>Fro\nFFrom x\n", NULL, NULL, 1);
 	is_str(out, "Subject: x\n\nFromage\n>>Fro\nFFrom x\n", "near misses are not quoted");
 
+	/* A first "name" longer than any header line: the body, kept whole. */
+	{
+		char longline[1600];
+		memset(longline, 'a', 1500);
+		strcpy(longline + 1500, "  : x\nReturn-Path: y\n");
+		RUN(longline, "s@x", NULL, 0);
+		ok(strncmp(out, "Return-Path: <s@x>\n", 19) == 0 && strcmp(out + 19, longline) == 0,
+		   "an over-long field name starts the body, byte-exact");
+	}
+
 	/* A CRLF split across the 64 KiB read boundary. */
 	{
 		size_t n = 70000;
