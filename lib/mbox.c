@@ -245,9 +245,10 @@ int mbox_deliver(struct mbox_delivery *d, int in_fd, struct err *e)
 		err_set(e, EX_USAGE, "sender address too long");
 		goto out;
 	}
-	/* The From_ line is one word: blanks in a quoted local part become '_'. */
+	/* The sender is one word on one line: blanks (a quoted local part) and
+	 * any control character become '_'. */
 	for (char *p = from + 7; p < from + 7 + strlen(sender); p++)
-		if (*p == ' ' || *p == '\t')
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			*p = '_';
 
 	if (mbox_lock(d->path, d->lock_timeout, &lk, e) < 0)
