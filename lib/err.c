@@ -8,7 +8,8 @@
 
 #include "err.h"
 
-static void vset(struct err *e, int code, const char *suffix, const char *fmt, va_list ap)
+static __attribute__((format(printf, 4, 0)))
+void vset(struct err *e, int code, const char *suffix, const char *fmt, va_list ap)
 {
 	int n;
 

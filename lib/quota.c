@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,8 @@ static int parse_definition(const char *s, struct quota *q)
 
 int quota_parse(const char *s, struct quota *q, struct err *e)
 {
-	const char *p = s;
+	static const char units[] = "KMGT";   /* powers of 1024 */
+	const char *p = s, *u;
 	uint64_t mult = 1;
 
 	if (strchr(s, 'S') != NULL || strchr(s, 'C') != NULL) {
@@ -75,12 +77,9 @@ int quota_parse(const char *s, struct quota *q, struct err *e)
 	q->count = 0;
 	if (parse_u64(&p, &q->bytes) < 0)
 		return err_set(e, EX_USAGE, "bad quota: %s", s);
-	switch (*p) {
-	case 'T': case 't': mult <<= 10; /* FALLTHROUGH */
-	case 'G': case 'g': mult <<= 10; /* FALLTHROUGH */
-	case 'M': case 'm': mult <<= 10; /* FALLTHROUGH */
-	case 'K': case 'k': mult <<= 10; p++; break;
-	default: break;
+	if (*p != '\0' && (u = strchr(units, toupper((unsigned char)*p))) != NULL) {
+		mult <<= 10 * (u - units + 1);
+		p++;
 	}
 	if (q->bytes > UINT64_MAX / mult)
 		return err_set(e, EX_USAGE, "bad quota: %s", s);

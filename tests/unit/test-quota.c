@@ -49,6 +49,7 @@ int main(void)
 	ok(quota_parse("1000", &q, &e) == 0 && q.bytes == 1000 && q.count == 0, "bytes");
 	ok(quota_parse("10M,50", &q, &e) == 0 && q.bytes == 10485760 && q.count == 50, "suffix and count");
 	ok(quota_parse("2G", &q, &e) == 0 && q.bytes == 2147483648ULL, "G suffix");
+	ok(quota_parse("10k", &q, &e) == 0 && q.bytes == 10240, "lower-case suffix");
 	ok(quota_parse("5000000S,1000C", &q, &e) == 0 && q.bytes == 5000000 && q.count == 1000,
 	   "Maildir++ form");
 	ok(quota_parse("10X", &q, &e) < 0 && e.code == EX_USAGE, "bad suffix refused");
