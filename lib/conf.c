@@ -21,11 +21,6 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_LOCK_TIMEOUT] = "lock_timeout",
 };
 
-const char *conf_key_name(enum conf_key key)
-{
-	return names[key];
-}
-
 static char *trim(char *s)
 {
 	char *end;

@@ -34,9 +34,6 @@ const char *conf_get(const struct conf *c, enum conf_key key, const char *def);
 int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
                   unsigned long max, unsigned long *out, struct err *e);
 
-/* The name of key as written in the file. */
-const char *conf_key_name(enum conf_key key);
-
 void conf_free(struct conf *c);
 
 #endif

@@ -26,15 +26,6 @@ struct io_out {
 
 void io_out_init(struct io_out *o, int fd);
 void io_out_write(struct io_out *o, const void *p, size_t n);
-static inline void io_out_putc(struct io_out *o, char c)
-{
-	if (o->len == sizeof o->buf)
-		io_out_write(o, &c, 1);
-	else {
-		o->buf[o->len++] = c;
-		o->written++;
-	}
-}
 /* Flush the buffer. Returns 0, or -1 with errno set to the first error
  * seen since io_out_init. */
 int io_out_flush(struct io_out *o);

@@ -106,7 +106,9 @@ static void emit_str(struct copier *c, const char *s)
 		emit(c, *s++);
 }
 
-int message_same_address(const char *s, size_t n, const char *addr)
+/* Nonzero when the address s (possibly in <>, surrounded by blanks, n bytes)
+ * names the same mailbox as addr, compared case-insensitively. */
+static int same_address(const char *s, size_t n, const char *addr)
 {
 	size_t alen;
 
@@ -134,7 +136,7 @@ int message_same_address(const char *s, size_t n, const char *addr)
 static void end_field(struct copier *c)
 {
 	if (c->field == F_DT && !c->dt_overflow && c->seen_received &&
-	    message_same_address(c->dt, c->dtlen, c->o->delivered_to))
+	    same_address(c->dt, c->dtlen, c->o->delivered_to))
 		c->loop = 1;
 	c->field = F_OTHER;
 }

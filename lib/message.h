@@ -35,8 +35,4 @@ struct msg_stats {
 int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
                  struct msg_stats *st, struct err *e);
 
-/* Nonzero when the address s (possibly in <>, surrounded by blanks, n bytes)
- * names the same mailbox as addr, compared case-insensitively. */
-int message_same_address(const char *s, size_t n, const char *addr);
-
 #endif

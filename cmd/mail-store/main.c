@@ -109,6 +109,13 @@ static const char *home_dir(void)
 	return pw->pw_dir;
 }
 
+static void report(int verbose, const char *path, const struct msg_stats *st)
+{
+	if (verbose)
+		fprintf(stderr, "mail-store: delivered path=%s size=%llu\n", path,
+		        (unsigned long long)st->size);
+}
+
 enum { OPT_MAILDIR = 256, OPT_MBOX, OPT_FOLDER, OPT_QUOTA, OPT_QUOTA_BOUNCE,
        OPT_LOCK_TIMEOUT, OPT_HOSTNAME, OPT_CONFIG };
 
@@ -169,8 +176,6 @@ int main(int argc, char **argv)
 		die_usage("unexpected argument");
 	if (maildir != NULL && mbox != NULL)
 		die_usage("--maildir and --mbox are exclusive");
-	if (folder != NULL && mbox != NULL)
-		die_usage("--folder needs a Maildir");
 
 	if (conf_load(&conf, config, &e) < 0)
 		die(e.code, e.msg);
@@ -214,10 +219,9 @@ int main(int argc, char **argv)
 		} else {
 			mbox = path;
 		}
-		if (folder != NULL && mbox != NULL)
-			die_usage("--folder needs a Maildir");
 	}
-
+	if (folder != NULL && mbox != NULL)
+		die_usage("--folder needs a Maildir");
 	if (quota_arg != NULL && mbox != NULL)
 		die_usage("--quota needs a Maildir");
 
@@ -231,18 +235,14 @@ int main(int argc, char **argv)
 		};
 		if (maildir_deliver(&d, 0, &e) < 0)
 			die(e.code, e.msg);
-		if (verbose)
-			fprintf(stderr, "mail-store: delivered path=%s size=%llu\n", d.path,
-			        (unsigned long long)d.stats.size);
+		report(verbose, d.path, &d.stats);
 	} else {
 		struct mbox_delivery d = {
 			.path = mbox, .sender = sender, .msg = &mo, .lock_timeout = (int)lock_timeout,
 		};
 		if (mbox_deliver(&d, 0, &e) < 0)
 			die(e.code, e.msg);
-		if (verbose)
-			fprintf(stderr, "mail-store: delivered path=%s size=%llu\n", mbox,
-			        (unsigned long long)d.stats.size);
+		report(verbose, mbox, &d.stats);
 	}
 	conf_free(&conf);
 	return 0;
