@@ -26,19 +26,28 @@ int file_fsync_dir(const char *path, struct err *e)
 	return 0;
 }
 
+int file_dirname(const char *path, char *out, size_t outsz, struct err *e)
+{
+	char *slash;
+
+	if (snprintf(out, outsz, "%s", path) >= (int)outsz)
+		return err_set(e, EX_USAGE, "path too long: %s", path);
+	slash = strrchr(out, '/');
+	if (slash == NULL)
+		snprintf(out, outsz, ".");
+	else if (slash == out)
+		out[1] = '\0';   /* "/x" -> "/" */
+	else
+		*slash = '\0';
+	return 0;
+}
+
 int file_fsync_parent(const char *path, struct err *e)
 {
 	char dir[PATH_MAX];
-	char *slash;
 
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-		return err_set(e, EX_USAGE, "path too long: %s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		return file_fsync_dir(".", e);
-	if (slash == dir)
-		slash++;
-	*slash = '\0';
+	if (file_dirname(path, dir, sizeof dir, e) < 0)
+		return -1;
 	return file_fsync_dir(dir, e);
 }
 

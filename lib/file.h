@@ -10,6 +10,10 @@
  * Returns 0, or -1 with e set (EX_TEMPFAIL). */
 int file_fsync_dir(const char *path, struct err *e);
 
+/* The directory holding path's last component ("." when path has no '/')
+ * into out. Returns 0, or -1 with e set (EX_USAGE) when it does not fit. */
+int file_dirname(const char *path, char *out, size_t outsz, struct err *e);
+
 /* fsync the directory holding path (its last component's entry).
  * Returns 0, or -1 with e set (EX_TEMPFAIL). */
 int file_fsync_parent(const char *path, struct err *e);

@@ -94,15 +94,8 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 	if (lk->fd < 0 && errno == ENOENT) {
 		/* A missing directory on the way is made, as for a Maildir. */
 		char dir[PATH_MAX];
-		char *slash;
-		if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-			return err_set(e, EX_USAGE, "mbox path too long: %s", path);
-		slash = strrchr(dir, '/');
-		if (slash != NULL && slash != dir) {
-			*slash = '\0';
-			if (file_mkdirs(dir, 0700, e) < 0)
-				return -1;
-		}
+		if (file_dirname(path, dir, sizeof dir, e) < 0 || file_mkdirs(dir, 0700, e) < 0)
+			return -1;
 		lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 		lk->created = lk->fd >= 0;
 	}
