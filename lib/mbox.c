@@ -86,17 +86,19 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 	struct flock fl;
 	struct stat st;
 	double deadline = now_s() + timeout;
+	/* O_NONBLOCK: opening a FIFO planted at path must not hang. */
+	const int flags = O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 
 	lk->dotlocked = 0;
 	lk->dotlock[0] = '\0';
 	lk->created = 0;
-	lk->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	lk->fd = open(path, flags);
 	if (lk->fd < 0 && errno == ENOENT) {
 		/* A missing directory on the way is made, as for a Maildir. */
 		char dir[PATH_MAX];
 		if (file_dirname(path, dir, sizeof dir, e) < 0 || file_mkdirs(dir, 0700, e) < 0)
 			return -1;
-		lk->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+		lk->fd = open(path, flags | O_CREAT, 0600);
 		lk->created = lk->fd >= 0;
 	}
 	if (lk->fd < 0) {
