@@ -19,6 +19,15 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_HOSTNAME] = "hostname",
 	[CONF_HOME_MAILBOX] = "home_mailbox",
 	[CONF_LOCK_TIMEOUT] = "lock_timeout",
+	[CONF_USERS_FILE] = "users_file",
+	[CONF_ALIASES_FILE] = "aliases_file",
+	[CONF_LOCAL_DOMAINS] = "local_domains",
+	[CONF_DOMAIN] = "domain",
+	[CONF_MAIL_ROOT] = "mail_root",
+	[CONF_RECIPIENT_DELIMITER] = "recipient_delimiter",
+	[CONF_ALLOW_MAIL_TO_COMMANDS] = "allow_mail_to_commands",
+	[CONF_ALLOW_MAIL_TO_FILES] = "allow_mail_to_files",
+	[CONF_AUTH_FAILURE_DELAY] = "auth_failure_delay",
 };
 
 static char *trim(char *s)
@@ -128,6 +137,22 @@ int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
 		return err_set(e, EX_CONFIG, "%s: %s must be a number from 0 to %lu",
 		               c->path, names[key], max);
 	*out = n;
+	return 0;
+}
+
+int conf_get_bool(const struct conf *c, enum conf_key key, int def, int *out,
+                  struct err *e)
+{
+	const char *v = c->value[key];
+
+	if (v == NULL)
+		*out = def;
+	else if (strcmp(v, "yes") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0)
+		*out = 0;
+	else
+		return err_set(e, EX_CONFIG, "%s: %s must be yes or no", c->path, names[key]);
 	return 0;
 }
 

@@ -13,6 +13,15 @@ enum conf_key {
 	CONF_HOSTNAME,
 	CONF_HOME_MAILBOX,
 	CONF_LOCK_TIMEOUT,
+	CONF_USERS_FILE,
+	CONF_ALIASES_FILE,
+	CONF_LOCAL_DOMAINS,
+	CONF_DOMAIN,
+	CONF_MAIL_ROOT,
+	CONF_RECIPIENT_DELIMITER,
+	CONF_ALLOW_MAIL_TO_COMMANDS,
+	CONF_ALLOW_MAIL_TO_FILES,
+	CONF_AUTH_FAILURE_DELAY,
 	CONF_NKEYS
 };
 
@@ -33,6 +42,11 @@ const char *conf_get(const struct conf *c, enum conf_key key, const char *def);
  * when unset. Returns 0, or -1 with e set (EX_CONFIG) on a bad value. */
 int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
                   unsigned long max, unsigned long *out, struct err *e);
+
+/* The value of a yes/no key into *out, def when unset. Returns 0, or -1
+ * with e set (EX_CONFIG) for anything but yes or no. */
+int conf_get_bool(const struct conf *c, enum conf_key key, int def, int *out,
+                  struct err *e);
 
 void conf_free(struct conf *c);
 

@@ -44,6 +44,18 @@ int err_sys(struct err *e, int code, const char *fmt, ...)
 	return -1;
 }
 
+int err_prefix(struct err *e, int code, const char *fmt, ...)
+{
+	char old[sizeof e->msg];
+	va_list ap;
+
+	memcpy(old, e->msg, sizeof old);
+	va_start(ap, fmt);
+	vset(e, code ? code : e->code, old, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int err_code_for_errno(int errnum)
 {
 	switch (errnum) {

@@ -20,6 +20,11 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 int err_sys(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Put a formatted context before e's reason ("context: reason") and set
+ * its code to code (0 keeps it). Returns -1. */
+int err_prefix(struct err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The sysexits code for a failed file operation: EX_CANTCREAT when the path
  * cannot exist (a component is missing or not a directory), EX_NOPERM for
  * a refused symbolic link, EX_TEMPFAIL for everything time or an admin can

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "file.h"
+#include "io.h"
 
 int file_fsync_dir(const char *path, struct err *e)
 {
@@ -89,4 +92,142 @@ int file_join(char *out, size_t outsz, const char *a, const char *b, struct err 
 	if (n < 0 || (size_t)n >= outsz)
 		return err_set(e, EX_USAGE, "path too long: %s/%s", a, b);
 	return 0;
+}
+
+int file_lock(const char *path, unsigned timeout, struct err *e)
+{
+	char lockpath[PATH_MAX];
+	struct flock fl;
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	unsigned long waited = 0;   /* milliseconds */
+	int fd;
+
+	if (snprintf(lockpath, sizeof lockpath, "%s.lock", path) >= (int)sizeof lockpath)
+		return err_set(e, EX_USAGE, "path too long: %.64s...", path);
+	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_sys(e, err_code_for_errno(errno), "open %s", lockpath);
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLK, &fl) < 0) {
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR) {
+			err_sys(e, EX_TEMPFAIL, "lock %s", lockpath);
+			close(fd);
+			return -1;
+		}
+		if (waited >= timeout * 1000UL) {
+			close(fd);
+			return err_set(e, EX_TEMPFAIL, "lock %s: still held after %u seconds",
+			               lockpath, timeout);
+		}
+		nanosleep(&nap, NULL);
+		waited += 20;
+	}
+	return fd;
+}
+
+int file_replace(const char *path, const void *data, size_t n, mode_t mode,
+                 struct stat *st, struct err *e)
+{
+	char tmp[PATH_MAX];
+	struct stat old;
+	int fd, have_old;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return err_set(e, EX_USAGE, "path too long: %.64s...", path);
+	have_old = stat(path, &old) == 0;
+	if (!have_old && errno != ENOENT)
+		return err_sys(e, err_code_for_errno(errno), "stat %s", path);
+	(void)unlink(tmp);   /* debris of an earlier run with our pid */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_old ? 0600 : mode);
+	if (fd < 0)
+		return err_sys(e, err_code_for_errno(errno), "create %s", tmp);
+	if (io_write_all(fd, data, n) < 0) {
+		err_sys(e, err_code_for_errno(errno), "write %s", tmp);
+		goto fail;
+	}
+	/* Owner first: fchown clears set-id bits, and fchmod then sets the
+	 * mode the old file had. Only root may give a file away; others keep
+	 * their own ownership, as any editor would. */
+	if (have_old) {
+		if (fchown(fd, old.st_uid, old.st_gid) < 0 && errno != EPERM) {
+			err_sys(e, EX_TEMPFAIL, "chown %s", tmp);
+			goto fail;
+		}
+		if (fchmod(fd, old.st_mode & 07777) < 0) {
+			err_sys(e, EX_TEMPFAIL, "chmod %s", tmp);
+			goto fail;
+		}
+	}
+	if (fsync(fd) < 0) {
+		err_sys(e, EX_TEMPFAIL, "fsync %s", tmp);
+		goto fail;
+	}
+	if (st != NULL && fstat(fd, st) < 0) {
+		err_sys(e, EX_TEMPFAIL, "stat %s", tmp);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(e, EX_TEMPFAIL, "close %s", tmp);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		err_sys(e, err_code_for_errno(errno), "rename %s", tmp);
+		goto fail;
+	}
+	return file_fsync_parent(path, e);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int file_read_all(const char *path, size_t max, char **data, size_t *len,
+                  int missing_ok, struct err *e)
+{
+	size_t cap = 0;
+	char *buf = NULL;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0 && errno == ENOENT && missing_ok)
+		return 0;
+	if (fd < 0)
+		return err_sys(e, EX_TEMPFAIL, "open %s", path);
+	for (;;) {
+		if (cap - *len < IO_BUFSIZE) {
+			char *nb;
+
+			cap = cap ? 2 * cap : 4 * IO_BUFSIZE;
+			if (cap > max + IO_BUFSIZE || (nb = realloc(buf, cap)) == NULL) {
+				errno = EFBIG;
+				goto fail;
+			}
+			buf = nb;
+		}
+		r = io_read(fd, buf + *len, cap - *len);
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		*len += (size_t)r;
+		if (*len > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	close(fd);
+	*data = buf;
+	return 0;
+fail:
+	err_sys(e, EX_TEMPFAIL, "read %s", path);
+	close(fd);
+	free(buf);
+	return -1;
 }
