@@ -159,14 +159,28 @@ static int add_entry(struct aliases *al, char *text, unsigned long lineno, struc
 
 int aliases_load(struct aliases *al, const char *path, struct err *e)
 {
-	char *data, *p, *end, *nl, *entry = NULL;
-	size_t len, elen = 0, i;
-	unsigned long lineno = 0, start = 0, errline = 0;
-	int rc = 0;
+	char *data;
+	size_t len;
+	int rc;
 
 	memset(al, 0, sizeof *al);
 	if (file_read_all(path, ALIASES_FILE_MAX, &data, &len, 1, e) < 0)
 		return -1;
+	rc = aliases_parse(al, data, len, path, e);
+	free(data);
+	return rc;
+}
+
+int aliases_parse(struct aliases *al, const char *data, size_t len, const char *path,
+                  struct err *e)
+{
+	const char *p, *end, *nl;
+	char *entry = NULL;
+	size_t elen = 0, i;
+	unsigned long lineno = 0, start = 0, errline = 0;
+	int rc = 0;
+
+	memset(al, 0, sizeof *al);
 	for (p = data, end = data + len; rc == 0 && p < end; p = nl + 1) {
 		size_t n;
 
@@ -226,7 +240,6 @@ int aliases_load(struct aliases *al, const char *path, struct err *e)
 	if (rc == 0 && entry != NULL && (rc = add_entry(al, entry, start, e)) < 0)
 		errline = start;
 	free(entry);
-	free(data);
 	if (rc == 0) {
 		qsort(al->a, al->n, sizeof *al->a, alias_cmp);
 		for (i = 1; i < al->n; i++)

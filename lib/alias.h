@@ -41,6 +41,9 @@ struct aliases {
  * or -1 with e set: EX_DATAERR naming the line of a malformed entry,
  * EX_TEMPFAIL when it cannot be read. */
 int aliases_load(struct aliases *al, const char *path, struct err *e);
+/* The same for the len bytes of data read from path. */
+int aliases_parse(struct aliases *al, const char *data, size_t len, const char *path,
+                  struct err *e);
 const struct alias *aliases_get(const struct aliases *al, const char *name);
 void aliases_free(struct aliases *al);
 

@@ -156,6 +156,32 @@ int conf_get_bool(const struct conf *c, enum conf_key key, int def, int *out,
 	return 0;
 }
 
+int conf_get_ms(const struct conf *c, enum conf_key key, unsigned long def,
+                unsigned long *out, struct err *e)
+{
+	const char *v = c->value[key];
+	unsigned long whole = 0, frac = 0, scale = 1000;
+	const char *p = v;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	for (; *p >= '0' && *p <= '9' && whole < 1000000; p++)
+		whole = whole * 10 + (unsigned long)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (unsigned long)(*p - '0') * scale;
+			}
+	if (p == v || *p != '\0' || whole >= 1000000)
+		return err_set(e, EX_CONFIG, "%s: %s must be a number of seconds, such as 2 or 0.5",
+		               c->path, names[key]);
+	*out = whole * 1000 + frac;
+	return 0;
+}
+
 void conf_free(struct conf *c)
 {
 	for (int k = 0; k < CONF_NKEYS; k++) {

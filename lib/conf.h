@@ -48,6 +48,12 @@ int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
 int conf_get_bool(const struct conf *c, enum conf_key key, int def, int *out,
                   struct err *e);
 
+/* The value of key, a number of seconds with up to three decimals, in
+ * milliseconds into *out; def when unset. Returns 0, or -1 with e set
+ * (EX_CONFIG). */
+int conf_get_ms(const struct conf *c, enum conf_key key, unsigned long def,
+                unsigned long *out, struct err *e);
+
 void conf_free(struct conf *c);
 
 #endif

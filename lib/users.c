@@ -119,7 +119,10 @@ static int parse_extra(char *s, struct user *u, char *xbuf, struct err *e)
 		*eq++ = '\0';
 		if (strncmp(s, "x-", 2) == 0) {
 			/* kept in file form so a rewrite changes nothing */
-			xlen += (size_t)sprintf(xbuf + xlen, "%s%s=%s", xlen ? " " : "", s, eq);
+			int k = snprintf(xbuf + xlen, strlen(s) + strlen(eq) + 3, "%s%s=%s",
+			                 xlen ? " " : "", s, eq);
+
+			xlen += (size_t)k;
 			continue;
 		}
 		if (unescape(eq) < 0)
@@ -208,6 +211,14 @@ int users_parse(const char *line, size_t n, struct user *u, struct err *e)
 	return -1;
 }
 
+static void put(char **w, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(*w, s, n);
+	*w += n;
+}
+
 static void put_escaped(char **w, const char *s, int space_too)
 {
 	for (; *s; s++) {
@@ -248,20 +259,21 @@ char *users_format(const struct user *u)
 		last = w;
 	*w++ = ':';
 	if (u->disabled) {
-		w += sprintf(w, "disabled=yes ");
+		put(&w, "disabled=yes ");
 	}
 	if (u->addresses) {
-		w += sprintf(w, "addresses=");
+		put(&w, "addresses=");
 		put_escaped(&w, u->addresses, 1);
 		*w++ = ' ';
 	}
 	if (u->scram) {
-		w += sprintf(w, "scram-sha-256=");
+		put(&w, "scram-sha-256=");
 		put_escaped(&w, u->scram, 1);
 		*w++ = ' ';
 	}
 	if (u->extra) {
-		w += sprintf(w, "%s ", u->extra);
+		put(&w, u->extra);
+		put(&w, " ");
 	}
 	if (w[-1] == ' ')
 		last = w - 1;   /* the extra field ends before its last blank */

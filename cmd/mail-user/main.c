@@ -1,0 +1,1127 @@
+/* mail-user: manage accounts, passwords and aliases; look addresses up;
+ * export the global address list; check passwords for scripts and for
+ * qmail-style checkpassword chains.
+ *
+ * Design: each subcommand is one function that turns its arguments into
+ * calls on lib/users.c (the users file, its index and locked atomic
+ * edits), lib/alias.c (aliases and resolution), lib/passwd.c (hashes and
+ * SCRAM keys) and lib/gal.c (search and export). Reading is lock-free
+ * because every edit replaces the file by rename; writers serialise on a
+ * lock file. A password is never taken from the command line, where ps(1)
+ * would show it: it comes from stdin or, on a terminal, from a prompt
+ * without echo. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "alias.h"
+#include "auth.h"
+#include "conf.h"
+#include "err.h"
+#include "file.h"
+#include "gal.h"
+#include "io.h"
+#include "passwd.h"
+#include "quota.h"
+#include "saslprep.h"
+#include "users.h"
+
+#define DEFAULT_USERS_FILE SYSCONFDIR "/mail/users"
+#define DEFAULT_ALIASES_FILE SYSCONFDIR "/mail/aliases"
+#define DEFAULT_MAIL_ROOT "/var/vmail"
+#define DEFAULT_AUTH_DELAY_MS 2000
+
+static const char usage_text[] =
+"usage: mail-user [--config FILE] [--users FILE] [--aliases FILE] COMMAND [ARGS]\n"
+"Accounts:\n"
+"  add ADDR [--name NAME] [--password-stdin] [--maildir DIR | --mbox FILE]\n"
+"           [--quota Q] [--address ADDR]... [--scheme S]\n"
+"  del ADDR                      remove the account (its mail stays on disk)\n"
+"  passwd ADDR [--scheme S] [--scram-iterations N] [--no-scram]\n"
+"                                set the password (stdin, or asked on a terminal)\n"
+"  disable ADDR | enable ADDR    refuse or allow logins (mail is still delivered)\n"
+"  list                          address, name and state of every account\n"
+"  show ADDR                     one account in detail (never the hash)\n"
+"  check ADDR                    password on stdin: exit 0 if right, 1 if not\n"
+"  index                         check the users file and rebuild its index\n"
+"Aliases:\n"
+"  alias add NAME TARGET...      add targets to an alias (creating it)\n"
+"  alias del NAME [TARGET...]    remove targets, or the whole alias\n"
+"  alias list [NAME]             show aliases\n"
+"  resolve ADDR...               where mail for ADDR goes\n"
+"Global address list:\n"
+"  find TERM                     accounts whose name or address contains TERM\n"
+"  export --vcard | --ldif [--base DN]\n"
+"Login chains:\n"
+"  checkpassword PROG [ARGS]     qmail checkpassword interface on fd 3\n"
+"Options:\n"
+"  --config FILE   configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
+"  --users FILE    users file (default users_file, " DEFAULT_USERS_FILE ")\n"
+"  --aliases FILE  aliases file (default aliases_file, " DEFAULT_ALIASES_FILE ")\n"
+"  --scheme S      yescrypt (default), sha512 or bcrypt\n"
+"  -h, --help      show this help;  -V, --version  show the version\n";
+
+struct settings {
+	struct conf conf;
+	const char *users;
+	const char *aliases;
+	const char *mail_root;
+	const char *local_domains;
+	const char *domain;
+	const char *delimiters;
+	int allow_commands, allow_files;
+	unsigned long auth_delay_ms;
+	char hostname[256];
+};
+
+static struct settings S;
+
+static __attribute__((noreturn)) void die(int code, const char *msg)
+{
+	char safe[600];
+
+	fprintf(stderr, "mail-user: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
+	exit(code);
+}
+
+static __attribute__((noreturn)) void die_err(const struct err *e)
+{
+	die(e->code ? e->code : EX_SOFTWARE, e->msg);
+}
+
+static __attribute__((noreturn)) void die_usage(const char *msg)
+{
+	fprintf(stderr, "mail-user: %s (see mail-user --help)\n", msg);
+	exit(EX_USAGE);
+}
+
+static __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...)
+{
+	char msg[512], safe[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mail-user: warning: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
+}
+
+static void load_settings(const char *config, const char *users, const char *aliases)
+{
+	struct err e;
+
+	if (conf_load(&S.conf, config, &e) < 0)
+		die_err(&e);
+	if (gethostname(S.hostname, sizeof S.hostname - 1) < 0)
+		snprintf(S.hostname, sizeof S.hostname, "localhost");
+	S.users = users ? users : conf_get(&S.conf, CONF_USERS_FILE, DEFAULT_USERS_FILE);
+	S.aliases = aliases ? aliases : conf_get(&S.conf, CONF_ALIASES_FILE, DEFAULT_ALIASES_FILE);
+	S.mail_root = conf_get(&S.conf, CONF_MAIL_ROOT, DEFAULT_MAIL_ROOT);
+	S.local_domains = conf_get(&S.conf, CONF_LOCAL_DOMAINS,
+	                           conf_get(&S.conf, CONF_HOSTNAME, S.hostname));
+	S.domain = conf_get(&S.conf, CONF_DOMAIN, NULL);
+	if (S.domain == NULL) {   /* the first local domain */
+		static char first[256];
+		size_t n = strcspn(S.local_domains, ", \t");
+
+		snprintf(first, sizeof first, "%.*s", (int)n, S.local_domains);
+		S.domain = first;
+	}
+	S.delimiters = conf_get(&S.conf, CONF_RECIPIENT_DELIMITER, "+");
+	if (S.mail_root[0] != '/')
+		die(EX_CONFIG, "mail_root must be an absolute path");
+	if (conf_get_bool(&S.conf, CONF_ALLOW_MAIL_TO_COMMANDS, 0, &S.allow_commands, &e) < 0 ||
+	    conf_get_bool(&S.conf, CONF_ALLOW_MAIL_TO_FILES, 0, &S.allow_files, &e) < 0 ||
+	    conf_get_ms(&S.conf, CONF_AUTH_FAILURE_DELAY, DEFAULT_AUTH_DELAY_MS,
+	                &S.auth_delay_ms, &e) < 0)
+		die_err(&e);
+}
+
+/* ---- passwords ---- */
+
+/* Read one line from fd into buf: at most PASSWD_MAX bytes, without its
+ * newline. Returns its length, or -1 when too long or unreadable. */
+static long read_line(int fd, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	while ((r = io_read(fd, &c, 1)) == 1 && c != '\n') {
+		if (n + 1 >= bufsz)
+			return -1;
+		buf[n++] = c;
+	}
+	if (r < 0)
+		return -1;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	return (long)n;
+}
+
+static long prompt(int tty, const char *text, char *buf, size_t bufsz)
+{
+	struct termios old, quiet;
+	long n;
+
+	if (tcgetattr(tty, &old) < 0)
+		return -1;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	(void)io_write_all(tty, text, strlen(text));
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
+		return -1;
+	n = read_line(tty, buf, bufsz);
+	(void)tcsetattr(tty, TCSAFLUSH, &old);
+	(void)io_write_all(tty, "\n", 1);
+	return n;
+}
+
+/* A password from stdin, or asked twice on the terminal when stdin is one. */
+static void read_password(char *pw, size_t pwsz)
+{
+	long n;
+
+	if (isatty(0)) {
+		char again[PASSWD_MAX + 2];
+		int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+
+		if (tty < 0)
+			die(EX_OSERR, "cannot open the terminal");
+		n = prompt(tty, "New password: ", pw, pwsz);
+		if (n >= 0 && prompt(tty, "Retype new password: ", again, sizeof again) >= 0 &&
+		    strcmp(pw, again) != 0) {
+			explicit_bzero(again, sizeof again);
+			die(EX_DATAERR, "the passwords differ");
+		}
+		explicit_bzero(again, sizeof again);
+		close(tty);
+	} else {
+		n = read_line(0, pw, pwsz);
+	}
+	if (n < 0)
+		die(EX_DATAERR, "password unreadable or longer than 1024 bytes");
+	if (n == 0)
+		die(EX_DATAERR, "empty password");
+}
+
+struct pwopts {
+	const char *scheme;
+	unsigned long iterations;
+	int no_scram;
+};
+
+/* Hash pw into hash (and SCRAM keys into scram, "" with no_scram). */
+static void make_secrets(const char *pw, const struct pwopts *o, char *hash, size_t hashsz,
+                         char *scram, size_t scramsz)
+{
+	char prepared[4 * PASSWD_MAX];
+	struct err e;
+
+	if (passwd_hash(pw, o->scheme, hash, hashsz, &e) < 0)
+		die_err(&e);
+	scram[0] = '\0';
+	if (o->no_scram)
+		return;
+	if (saslprep(pw, prepared, sizeof prepared, &e) < 0 ||
+	    scram_keys_make(prepared, o->iterations, scram, scramsz, &e) < 0) {
+		explicit_bzero(prepared, sizeof prepared);
+		die_err(&e);
+	}
+	explicit_bzero(prepared, sizeof prepared);
+}
+
+static unsigned long parse_iterations(const char *s)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || s[0] < '0' || s[0] > '9' || n < 4096 || n > 10000000)
+		die_usage("--scram-iterations takes a number from 4096 to 10000000");
+	return n;
+}
+
+/* ---- helpers ---- */
+
+static void need_address(const char *a)
+{
+	if (!addr_valid(a))
+		die(EX_DATAERR, "not a valid address (local@domain)");
+}
+
+static void open_users(struct users_file *f, int edit)
+{
+	struct err e;
+
+	if (users_open(f, S.users, edit, &e) < 0)
+		die_err(&e);
+}
+
+static void commit_users(struct users_file *f)
+{
+	struct err e;
+
+	if (users_commit(f, &e) < 0)
+		die_err(&e);
+	users_close(f);
+}
+
+static long find_account(struct users_file *f, const char *addr)
+{
+	char msg[ADDR_MAX + 40];
+	long i = users_find(f, addr);
+
+	if (i < 0) {
+		snprintf(msg, sizeof msg, "no such account: %s", addr);
+		die(EX_NOUSER, msg);
+	}
+	return i;
+}
+
+/* A copy of f's account i that the caller may change and put back. */
+static void edit_copy(struct users_file *f, long i, struct user *u)
+{
+	if (user_copy(u, &f->user[i]) < 0)
+		die(EX_TEMPFAIL, "out of memory");
+}
+
+static void put_user(struct users_file *f, const struct user *u)
+{
+	struct err e;
+
+	if (users_put(f, u, &e) < 0)
+		die_err(&e);
+}
+
+/* Getopt for a subcommand: argv[0] is the subcommand's name; options may
+ * come before or after the operands. */
+static int subopt(int argc, char **argv, const struct option *longopts)
+{
+	return getopt_long(argc, argv, "", longopts, NULL);
+}
+
+enum {
+	OPT_NAME = 256, OPT_PASSWORD_STDIN, OPT_MAILDIR, OPT_MBOX, OPT_QUOTA, OPT_ADDRESS,
+	OPT_SCHEME, OPT_ITERATIONS, OPT_NO_SCRAM, OPT_VCARD, OPT_LDIF, OPT_BASE,
+};
+
+static void bad_option(char **argv)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "%s: unknown option or missing argument", argv[0]);
+	die_usage(msg);
+}
+
+/* ---- account commands ---- */
+
+static int cmd_add(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+		{ "maildir", required_argument, NULL, OPT_MAILDIR },
+		{ "mbox", required_argument, NULL, OPT_MBOX },
+		{ "quota", required_argument, NULL, OPT_QUOTA },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "scheme", required_argument, NULL, OPT_SCHEME },
+		{ "scram-iterations", required_argument, NULL, OPT_ITERATIONS },
+		{ "no-scram", no_argument, NULL, OPT_NO_SCRAM },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pwopts pw = { NULL, SCRAM_ITERATIONS, 0 };
+	char mailbox[PATH_MAX], addrs[USERS_LINE_MAX] = "", hash[PASSWD_HASH_MAX],
+	     scram[SCRAM_KEYS_MAX], password[PASSWD_MAX + 2], address[ADDR_MAX + 1];
+	const char *name = "", *maildir = NULL, *mbox = NULL, *quota = "";
+	int c, from_stdin = 0;
+	struct users_file f;
+	struct user u;
+	struct quota q;
+	struct err e;
+
+	while ((c = subopt(argc, argv, o)) != -1) {
+		switch (c) {
+		case OPT_NAME: name = optarg; break;
+		case OPT_PASSWORD_STDIN: from_stdin = 1; break;
+		case OPT_MAILDIR: maildir = optarg; break;
+		case OPT_MBOX: mbox = optarg; break;
+		case OPT_QUOTA: quota = optarg; break;
+		case OPT_ADDRESS:
+			need_address(optarg);
+			{
+				size_t at = strlen(addrs);
+
+				if (snprintf(addrs + at, sizeof addrs - at, "%s%s", at ? "," : "",
+				             optarg) >= (int)(sizeof addrs - at))
+					die_usage("too many --address");
+			}
+			break;
+		case OPT_SCHEME: pw.scheme = optarg; break;
+		case OPT_ITERATIONS: pw.iterations = parse_iterations(optarg); break;
+		case OPT_NO_SCRAM: pw.no_scram = 1; break;
+		default: bad_option(argv);
+		}
+	}
+	if (optind != argc - 1)
+		die_usage("add takes one address");
+	snprintf(address, sizeof address, "%s", argv[optind]);
+	need_address(address);
+	addr_lower(address);
+	addr_lower(addrs);
+	if (maildir && mbox)
+		die_usage("--maildir and --mbox exclude each other");
+	if (strchr(name, '\n') || strchr(name, '\r') || strchr(name, '\t'))
+		die_usage("--name may not hold control characters");
+	if (quota[0] && quota_parse(quota, &q, &e) < 0)
+		die_err(&e);
+	if (maildir) {
+		size_t n = strlen(maildir);
+
+		if (n == 0 || snprintf(mailbox, sizeof mailbox, "%s%s", maildir,
+		                       maildir[n - 1] == '/' ? "" : "/") >= (int)sizeof mailbox)
+			die_usage("bad --maildir");
+	} else if (mbox) {
+		if (mbox[0] == '\0' || mbox[strlen(mbox) - 1] == '/' ||
+		    snprintf(mailbox, sizeof mailbox, "%s", mbox) >= (int)sizeof mailbox)
+			die_usage("--mbox names a file, not a directory");
+	} else {
+		const char *domain = addr_domain(address);
+
+		if (strchr(address, '/') != NULL)
+			die_usage("this address cannot name a directory: give --maildir");
+		snprintf(mailbox, sizeof mailbox, "%s/%.*s/Maildir/", domain,
+		         (int)(domain - 1 - address), address);
+	}
+	if (strstr(mailbox, "/../") || strncmp(mailbox, "../", 3) == 0)
+		die_usage("a mailbox path may not contain ..");
+
+	hash[0] = '!';
+	hash[1] = '\0';
+	scram[0] = '\0';
+	if (from_stdin || isatty(0)) {
+		read_password(password, sizeof password);
+		make_secrets(password, &pw, hash, sizeof hash, scram, sizeof scram);
+		explicit_bzero(password, sizeof password);
+	}
+	memset(&u, 0, sizeof u);
+	u.address = address;
+	u.hash = hash;
+	u.mailbox = mailbox;
+	u.name = (char *)name;
+	u.quota = (char *)quota;
+	u.scram = scram[0] ? scram : NULL;
+	u.addresses = addrs[0] ? addrs : NULL;
+
+	open_users(&f, 1);
+	if (users_find(&f, address) >= 0)
+		die(EX_CANTCREAT, "the address is taken: remove it first or use passwd");
+	put_user(&f, &u);
+	commit_users(&f);
+	explicit_bzero(hash, sizeof hash);
+	explicit_bzero(scram, sizeof scram);
+	if (!resolver_is_local(&(struct resolver){ .local_domains = S.local_domains },
+	                       addr_domain(address)))
+		warn("%s is not in local_domains: mail to it will not be accepted",
+		     addr_domain(address));
+	return 0;
+}
+
+static int cmd_del(int argc, char **argv)
+{
+	struct users_file f;
+
+	if (argc != 2)
+		die_usage("del takes one address");
+	open_users(&f, 1);
+	users_remove(&f, (size_t)find_account(&f, argv[1]));
+	commit_users(&f);
+	return 0;
+}
+
+static int cmd_passwd(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "scheme", required_argument, NULL, OPT_SCHEME },
+		{ "scram-iterations", required_argument, NULL, OPT_ITERATIONS },
+		{ "no-scram", no_argument, NULL, OPT_NO_SCRAM },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pwopts pw = { NULL, SCRAM_ITERATIONS, 0 };
+	char hash[PASSWD_HASH_MAX], scram[SCRAM_KEYS_MAX], password[PASSWD_MAX + 2];
+	struct users_file f;
+	struct user u;
+	int c;
+
+	while ((c = subopt(argc, argv, o)) != -1) {
+		switch (c) {
+		case OPT_SCHEME: pw.scheme = optarg; break;
+		case OPT_ITERATIONS: pw.iterations = parse_iterations(optarg); break;
+		case OPT_NO_SCRAM: pw.no_scram = 1; break;
+		default: bad_option(argv);
+		}
+	}
+	if (optind != argc - 1)
+		die_usage("passwd takes one address");
+	/* Ask before taking the lock: a person at a prompt must not hold up
+	 * every other edit. The account is checked again under the lock. */
+	{
+		struct users_file check;
+
+		open_users(&check, 0);
+		find_account(&check, argv[optind]);
+		users_close(&check);
+	}
+	read_password(password, sizeof password);
+	make_secrets(password, &pw, hash, sizeof hash, scram, sizeof scram);
+	explicit_bzero(password, sizeof password);
+	open_users(&f, 1);
+	edit_copy(&f, find_account(&f, argv[optind]), &u);
+	u.hash = hash;
+	u.scram = scram[0] ? scram : NULL;
+	put_user(&f, &u);
+	user_free(&u);
+	commit_users(&f);
+	explicit_bzero(hash, sizeof hash);
+	explicit_bzero(scram, sizeof scram);
+	return 0;
+}
+
+static int set_disabled(int argc, char **argv, int disabled)
+{
+	struct users_file f;
+	struct user u;
+
+	if (argc != 2)
+		die_usage("takes one address");
+	open_users(&f, 1);
+	edit_copy(&f, find_account(&f, argv[1]), &u);
+	u.disabled = disabled;
+	put_user(&f, &u);
+	user_free(&u);
+	commit_users(&f);
+	return 0;
+}
+
+static int cmd_disable(int argc, char **argv) { return set_disabled(argc, argv, 1); }
+static int cmd_enable(int argc, char **argv) { return set_disabled(argc, argv, 0); }
+
+static void print_entry(const struct user *u)
+{
+	printf("%s\t%s\t%s\n", u->address, u->name, u->disabled ? "disabled" : "active");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct users_file f;
+	size_t i;
+
+	(void)argv;
+	if (argc != 1)
+		die_usage("list takes no arguments");
+	open_users(&f, 0);
+	for (i = 0; i < f.n; i++)
+		if (f.user[i].address)
+			print_entry(&f.user[i]);
+	users_close(&f);
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	struct scram_keys k;
+	struct user u;
+	struct err e;
+	int maildir, rc;
+
+	if (argc != 2)
+		die_usage("show takes one address");
+	rc = users_lookup(S.users, argv[1], &u, NULL, &e);
+	if (rc < 0)
+		die_err(&e);
+	if (rc == 0)
+		die(EX_NOUSER, "no such account");
+	printf("address: %s\n", u.address);
+	printf("name: %s\n", u.name);
+	if (users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0)
+		printf("mailbox: (%s)\n", e.msg);
+	else
+		printf("mailbox: %s (%s)\n", path, maildir ? "maildir" : "mbox");
+	printf("quota: %s\n", u.quota[0] ? u.quota : "none");
+	printf("password: %s\n", passwd_scheme(u.hash));
+	if (u.scram && scram_keys_parse(u.scram, &k) == 0)
+		printf("scram-sha-256: %lu iterations\n", k.iterations);
+	else
+		printf("scram-sha-256: none\n");
+	printf("state: %s\n", u.disabled ? "disabled" : "active");
+	printf("addresses: %s\n", u.addresses ? u.addresses : "");
+	if (u.extra)
+		printf("extra: %s\n", u.extra);
+	printf("line: %lu\n", u.lineno);
+	explicit_bzero(&k, sizeof k);
+	user_free(&u);
+	return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	char password[PASSWD_MAX + 2], user[ADDR_MAX + 1];
+	struct err e;
+	long n;
+	int rc;
+
+	if (argc != 2)
+		die_usage("check takes one address");
+	n = read_line(0, password, sizeof password);
+	if (n < 0)
+		die(EX_DATAERR, "password unreadable or longer than 1024 bytes");
+	rc = auth_password(S.users, NULL, argv[1], password, user, &e);
+	explicit_bzero(password, sizeof password);
+	if (rc < 0)
+		die_err(&e);
+	return rc == 1 ? 0 : 1;
+}
+
+static int cmd_index(int argc, char **argv)
+{
+	struct users_file f;
+	struct aliases al;
+	struct err e;
+
+	(void)argv;
+	if (argc != 1)
+		die_usage("index takes no arguments");
+	open_users(&f, 1);
+	commit_users(&f);
+	if (aliases_load(&al, S.aliases, &e) < 0)
+		die_err(&e);
+	aliases_free(&al);
+	return 0;
+}
+
+/* ---- aliases ---- */
+
+/* Append s to the malloc'd string *buf of *len bytes. */
+static void append(char **buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	char *nb = realloc(*buf, *len + n + 1);
+
+	if (nb == NULL)
+		die(EX_TEMPFAIL, "out of memory");
+	memcpy(nb + *len, s, n + 1);
+	*buf = nb;
+	*len += n;
+}
+
+/* The aliases file as lines, and the first and last line of name's entry. */
+struct alias_text {
+	char **line;
+	size_t n;
+	long first, last;   /* -1 when name has no entry */
+};
+
+static void alias_text_read(struct alias_text *t, const char *name)
+{
+	char *data, *p, *end, *nl;
+	struct aliases check;
+	size_t len, i;
+	struct err e;
+
+	if (file_read_all(S.aliases, (size_t)256 << 20, &data, &len, 1, &e) < 0)
+		die_err(&e);
+	if (aliases_parse(&check, data, len, S.aliases, &e) < 0)
+		die_err(&e);   /* a broken file is mended by hand, not rewritten */
+	aliases_free(&check);
+	memset(t, 0, sizeof *t);
+	t->first = t->last = -1;
+	for (p = data, end = data + len; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		t->line = realloc(t->line, (t->n + 1) * sizeof *t->line);
+		if (t->line == NULL || (t->line[t->n] = strndup(p, (size_t)(nl - p))) == NULL)
+			die(EX_TEMPFAIL, "out of memory");
+		t->n++;
+	}
+	free(data);
+	for (i = 0; i < t->n; i++) {
+		const char *l = t->line[i];
+		size_t k = strlen(name);
+
+		if (t->first >= 0 && (l[0] == ' ' || l[0] == '\t') && l[strspn(l, " \t")] != '\0' &&
+		    l[strspn(l, " \t")] != '#') {
+			if (t->last == (long)i - 1)
+				t->last = (long)i;
+			continue;
+		}
+		if (strncasecmp(l, name, k) == 0 && (l[k] == ':' || l[k] == ' ' || l[k] == '\t') &&
+		    l[k + strspn(l + k, " \t")] == ':') {
+			t->first = t->last = (long)i;
+		}
+	}
+}
+
+static void alias_text_write(struct alias_text *t)
+{
+	struct aliases check;
+	size_t len = 0, i;
+	char *data = NULL;
+	struct err e;
+
+	append(&data, &len, "");
+	for (i = 0; i < t->n; i++)
+		if (t->line[i]) {
+			append(&data, &len, t->line[i]);
+			append(&data, &len, "\n");
+		}
+	if (aliases_parse(&check, data, len, S.aliases, &e) < 0)
+		die_err(&e);
+	aliases_free(&check);
+	if (file_replace(S.aliases, data, len, 0644, NULL, &e) < 0)
+		die_err(&e);
+	free(data);
+	for (i = 0; i < t->n; i++)
+		free(t->line[i]);
+	free(t->line);
+}
+
+/* name's entry as one line with targets. */
+static char *alias_line(const char *name, char **target, size_t n)
+{
+	char *line = NULL;
+	size_t len = 0, i;
+
+	append(&line, &len, name);
+	append(&line, &len, ":");
+	for (i = 0; i < n; i++) {
+		int quote = strpbrk(target[i], ", \t#") != NULL;
+
+		append(&line, &len, i ? ", " : " ");
+		append(&line, &len, quote ? "\"" : "");
+		append(&line, &len, target[i]);
+		append(&line, &len, quote ? "\"" : "");
+	}
+	return line;
+}
+
+static int alias_edit(int argc, char **argv, int adding)
+{
+	char name[ADDR_MAX + 2], **old = NULL, **add = NULL, **keep;
+	long nold = 0, nadd = 0, i, j;
+	struct alias_text t;
+	struct aliases al;
+	size_t nkeep = 0;
+	struct err e;
+	int lockfd;
+
+	if (argc < (adding ? 3 : 2))
+		die_usage(adding ? "alias add takes a name and targets" : "alias del takes a name");
+	snprintf(name, sizeof name, "%s", argv[1]);
+	addr_lower(name);
+	{
+		char *probe = NULL;
+		size_t plen = 0;
+
+		append(&probe, &plen, name);
+		append(&probe, &plen, ": x");
+		if (strchr(name, ':') || aliases_parse(&al, probe, plen, "name", &e) < 0)
+			die(EX_DATAERR, "invalid alias name");
+		aliases_free(&al);
+		free(probe);
+	}
+	for (i = 2; i < argc; i++) {   /* each target checked on its own */
+		char **one;
+		long n = aliases_split(argv[i], &one, &e);
+
+		if (n < 0)
+			die_err(&e);
+		add = realloc(add, (size_t)(nadd + n) * sizeof *add);
+		if (add == NULL)
+			die(EX_TEMPFAIL, "out of memory");
+		memcpy(add + nadd, one, (size_t)n * sizeof *one);
+		nadd += n;
+		free(one);
+	}
+	lockfd = file_lock(S.aliases, USERS_LOCK_TIMEOUT, &e);
+	if (lockfd < 0)
+		die_err(&e);
+	alias_text_read(&t, name);
+	if (t.first >= 0) {
+		char *joined = NULL;
+		size_t jl = 0;
+
+		for (i = t.first; i <= t.last; i++) {
+			append(&joined, &jl, t.line[i]);
+			append(&joined, &jl, " ");
+		}
+		nold = aliases_split(strchr(joined, ':') + 1, &old, &e);
+		if (nold < 0)
+			die_err(&e);
+		free(joined);
+	} else if (!adding) {
+		die(EX_NOUSER, "no such alias");
+	}
+	keep = calloc((size_t)(nold + nadd) + 1, sizeof *keep);
+	if (keep == NULL)
+		die(EX_TEMPFAIL, "out of memory");
+	for (i = 0; i < nold; i++) {
+		int drop = 0;
+
+		for (j = 0; !adding && j < nadd; j++)
+			drop |= strcmp(old[i], add[j]) == 0;
+		if (!drop && !(!adding && nadd == 0))
+			keep[nkeep++] = old[i];
+	}
+	if (!adding && nadd > 0 && nkeep == (size_t)nold)
+		die(EX_NOUSER, "the alias has none of those targets");
+	for (j = 0; adding && j < nadd; j++) {
+		int dup = 0;
+
+		for (i = 0; i < (long)nkeep; i++)
+			dup |= strcmp(keep[i], add[j]) == 0;
+		if (!dup)
+			keep[nkeep++] = add[j];
+	}
+	if (t.first >= 0) {
+		for (i = t.first + 1; i <= t.last; i++) {
+			free(t.line[i]);
+			t.line[i] = NULL;
+		}
+		free(t.line[t.first]);
+		t.line[t.first] = nkeep ? alias_line(name, keep, nkeep) : NULL;
+	} else {
+		t.line = realloc(t.line, (t.n + 1) * sizeof *t.line);
+		if (t.line == NULL)
+			die(EX_TEMPFAIL, "out of memory");
+		t.line[t.n++] = alias_line(name, keep, nkeep);
+	}
+	alias_text_write(&t);
+	close(lockfd);
+	free(keep);
+	aliases_free_list(old, (size_t)nold);
+	aliases_free_list(add, (size_t)nadd);
+	return 0;
+}
+
+static int alias_list(int argc, char **argv)
+{
+	struct aliases al;
+	struct err e;
+	size_t i, j;
+
+	if (argc > 2)
+		die_usage("alias list takes at most a name");
+	if (aliases_load(&al, S.aliases, &e) < 0)
+		die_err(&e);
+	for (i = 0; i < al.n; i++) {
+		if (argc == 2 && strcasecmp(al.a[i].name, argv[1]) != 0)
+			continue;
+		printf("%s:", al.a[i].name);
+		for (j = 0; j < al.a[i].ntarget; j++) {
+			const char *t = al.a[i].target[j];
+			int quote = strpbrk(t, ", \t#") != NULL;
+
+			printf("%s %s%s%s", j ? "," : "", quote ? "\"" : "", t, quote ? "\"" : "");
+		}
+		printf("\n");
+	}
+	aliases_free(&al);
+	return 0;
+}
+
+static int cmd_alias(int argc, char **argv)
+{
+	if (argc < 2)
+		die_usage("alias takes add, del or list");
+	if (strcmp(argv[1], "add") == 0)
+		return alias_edit(argc - 1, argv + 1, 1);
+	if (strcmp(argv[1], "del") == 0)
+		return alias_edit(argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "list") == 0)
+		return alias_list(argc - 1, argv + 1);
+	die_usage("alias takes add, del or list");
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+	struct resolver r = {
+		.users_file = S.users, .aliases_file = S.aliases,
+		.local_domains = S.local_domains, .domain = S.domain,
+		.delimiters = S.delimiters, .allow_commands = S.allow_commands,
+		.allow_files = S.allow_files,
+	};
+	int status = 0, i;
+
+	if (argc < 2)
+		die_usage("resolve takes addresses");
+	for (i = 1; i < argc; i++) {
+		struct target *t;
+		struct err e;
+		size_t n, k;
+
+		if (resolve(&r, argv[i], &t, &n, &e) < 0) {
+			char safe[600];
+
+			if (e.code != EX_NOUSER && e.code != EX_DATAERR)
+				die_err(&e);
+			printf("error %s: %s\n", argv[i], err_escape(safe, sizeof safe, e.msg, strlen(e.msg)));
+			if (status == 0)
+				status = e.code;
+			continue;
+		}
+		for (k = 0; k < n; k++) {
+			char path[PATH_MAX];
+			struct user u;
+			int maildir;
+
+			switch (t[k].kind) {
+			case TARGET_LOCAL:
+				if (users_lookup(S.users, t[k].address, &u, NULL, &e) != 1 ||
+				    users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0)
+					die_err(&e);
+				printf("local %s %s%s%s\n", t[k].address, path,
+				       t[k].detail ? " +" : "", t[k].detail ? t[k].detail : "");
+				user_free(&u);
+				break;
+			case TARGET_REMOTE:
+				printf("remote %s\n", t[k].address);
+				break;
+			case TARGET_COMMAND:
+				printf("command %s\n", t[k].address);
+				break;
+			case TARGET_FILE:
+				printf("file %s\n", t[k].address);
+				break;
+			case TARGET_ERROR:
+				printf("error %s: %s\n", t[k].address, t[k].reason);
+				if (status == 0)
+					status = t[k].code;
+				break;
+			}
+		}
+		resolve_free(t, n);
+	}
+	resolver_free(&r);
+	return status;
+}
+
+/* ---- the global address list ---- */
+
+static int cmd_find(int argc, char **argv)
+{
+	struct users_file f;
+	char *term;
+	size_t i;
+	int found = 0;
+
+	if (argc != 2)
+		die_usage("find takes one term");
+	term = gal_fold(argv[1]);
+	if (term == NULL)
+		die(EX_DATAERR, "the term is not valid UTF-8");
+	open_users(&f, 0);
+	for (i = 0; i < f.n; i++)
+		if (f.user[i].address && !f.user[i].disabled && gal_match(&f.user[i], term)) {
+			print_entry(&f.user[i]);
+			found = 1;
+		}
+	users_close(&f);
+	free(term);
+	return found ? 0 : 1;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "vcard", no_argument, NULL, OPT_VCARD },
+		{ "ldif", no_argument, NULL, OPT_LDIF },
+		{ "base", required_argument, NULL, OPT_BASE },
+		{ NULL, 0, NULL, 0 },
+	};
+	char base[1024];
+	const char *base_arg = NULL;
+	struct users_file f;
+	struct io_out *out;
+	int c, format = 0;
+	size_t i;
+
+	while ((c = subopt(argc, argv, o)) != -1) {
+		switch (c) {
+		case OPT_VCARD: format = 'v'; break;
+		case OPT_LDIF: format = 'l'; break;
+		case OPT_BASE: base_arg = optarg; break;
+		default: bad_option(argv);
+		}
+	}
+	if (format == 0 || optind != argc)
+		die_usage("export takes --vcard or --ldif");
+	if (base_arg)
+		snprintf(base, sizeof base, "%s", base_arg);
+	else if (gal_default_base(S.domain, base, sizeof base) < 0)
+		die(EX_CONFIG, "domain too long for a base DN");
+	out = malloc(sizeof *out);
+	if (out == NULL)
+		die(EX_TEMPFAIL, "out of memory");
+	io_out_init(out, 1);
+	open_users(&f, 0);
+	if (format == 'l')
+		io_out_write(out, "version: 1\n\n", 12);
+	for (i = 0; i < f.n; i++) {
+		if (f.user[i].address == NULL || f.user[i].disabled)
+			continue;
+		if (format == 'v')
+			gal_vcard(out, &f.user[i]);
+		else
+			gal_ldif(out, &f.user[i], base);
+	}
+	users_close(&f);
+	if (io_out_flush(out) < 0)
+		die(EX_IOERR, "cannot write to standard output");
+	free(out);
+	return 0;
+}
+
+/* ---- checkpassword ---- */
+
+/* The qmail checkpassword interface: "login\0password\0timestamp\0" on fd
+ * 3, then exec PROG with USER, HOME and MAILDIR set and the working
+ * directory at HOME. Exit 1 on a wrong login, 2 on misuse, 111 when the
+ * answer cannot be known, as qmail-popup and tcpserver chains expect. */
+static int cmd_checkpassword(int argc, char **argv)
+{
+	char buf[513], user[ADDR_MAX + 1], path[PATH_MAX], trimmed[PATH_MAX], home[PATH_MAX];
+	const char *login, *password;
+	size_t len = 0;
+	struct auth a;
+	struct user u;
+	struct err e;
+	ssize_t r;
+	int maildir, rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "mail-user: checkpassword needs a program to run\n");
+		return 2;
+	}
+	while (len < sizeof buf - 1 && (r = io_read(3, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)r;
+	if (len == sizeof buf - 1) {
+		fprintf(stderr, "mail-user: checkpassword: input longer than 512 bytes\n");
+		return 2;
+	}
+	close(3);
+	buf[len] = '\0';
+	login = buf;
+	password = memchr(buf, '\0', len) ? buf + strlen(buf) + 1 : NULL;
+	if (password == NULL || password > buf + len || login[0] == '\0') {
+		fprintf(stderr, "mail-user: checkpassword: malformed input on fd 3\n");
+		explicit_bzero(buf, sizeof buf);
+		return 2;
+	}
+	rc = auth_password(S.users, S.domain, login, password, user, &e);
+	explicit_bzero(buf, sizeof buf);
+	if (rc < 0) {
+		fprintf(stderr, "mail-user: checkpassword: %s\n", e.msg);
+		return 111;
+	}
+	if (rc == 0) {
+		auth_init(&a, S.users, S.domain, S.auth_delay_ms);
+		auth_delay(&a);
+		return 1;
+	}
+	if (users_lookup(S.users, user, &u, NULL, &e) != 1 ||
+	    users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0) {
+		fprintf(stderr, "mail-user: checkpassword: %s\n", e.msg);
+		return 111;
+	}
+	/* HOME is the directory holding the Maildir or the mbox file. */
+	snprintf(trimmed, sizeof trimmed, "%.*s", (int)strlen(path) - (maildir ? 1 : 0), path);
+	if (file_dirname(trimmed, home, sizeof home, &e) < 0) {
+		fprintf(stderr, "mail-user: checkpassword: %s\n", e.msg);
+		return 111;
+	}
+	user_free(&u);
+	if (setenv("USER", user, 1) < 0 || setenv("HOME", home, 1) < 0 ||
+	    setenv(maildir ? "MAILDIR" : "MAIL", path, 1) < 0) {
+		fprintf(stderr, "mail-user: checkpassword: out of memory\n");
+		return 111;
+	}
+	if (chdir(home) < 0) {
+		fprintf(stderr, "mail-user: checkpassword: cannot change to %s: %s\n", home, strerror(errno));
+		return 111;
+	}
+	execvp(argv[1], argv + 1);
+	fprintf(stderr, "mail-user: checkpassword: cannot run %s: %s\n", argv[1], strerror(errno));
+	return 111;
+}
+
+/* ---- main ---- */
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "add", cmd_add }, { "del", cmd_del }, { "passwd", cmd_passwd },
+	{ "disable", cmd_disable }, { "enable", cmd_enable }, { "list", cmd_list },
+	{ "show", cmd_show }, { "check", cmd_check }, { "index", cmd_index },
+	{ "alias", cmd_alias }, { "resolve", cmd_resolve }, { "find", cmd_find },
+	{ "export", cmd_export }, { "checkpassword", cmd_checkpassword },
+};
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CONFIG = 300, OPT_USERS, OPT_ALIASES };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "users", required_argument, NULL, OPT_USERS },
+		{ "aliases", required_argument, NULL, OPT_ALIASES },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *users = NULL, *aliases = NULL;
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: config = optarg; break;
+		case OPT_USERS: users = optarg; break;
+		case OPT_ALIASES: aliases = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("mail-user (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
+		default: die_usage("unknown option");
+		}
+	}
+	if (optind >= argc)
+		die_usage("no command given");
+	load_settings(config, users, aliases);
+	for (i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 0;   /* restart getopt for the subcommand's options */
+			c = commands[i].run(sub_argc, sub_argv);
+			if (fflush(stdout) != 0 || ferror(stdout))
+				die(EX_IOERR, "cannot write to standard output");
+			conf_free(&S.conf);
+			return c;
+		}
+	die_usage("unknown command");
+}
