@@ -240,7 +240,7 @@ int aliases_parse(struct aliases *al, const char *data, size_t len, const char *
 	if (rc == 0 && entry != NULL && (rc = add_entry(al, entry, start, e)) < 0)
 		errline = start;
 	free(entry);
-	if (rc == 0) {
+	if (rc == 0 && al->n > 1) {
 		qsort(al->a, al->n, sizeof *al->a, alias_cmp);
 		for (i = 1; i < al->n; i++)
 			if (strcmp(al->a[i - 1].name, al->a[i].name) == 0) {
