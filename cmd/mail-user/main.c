@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static const char usage_text[] =
 "  show ADDR                     one account in detail (never the hash)\n"
 "  check ADDR                    password on stdin: exit 0 if right, 1 if not\n"
 "  index                         check the users file and rebuild its index\n"
+"  import --dovecot FILE         add the accounts of a Dovecot passwd-file\n"
 "Aliases:\n"
 "  alias add NAME TARGET...      add targets to an alias (creating it)\n"
 "  alias del NAME [TARGET...]    remove targets, or the whole alias\n"
@@ -317,7 +319,7 @@ static int subopt(int argc, char **argv, const struct option *longopts)
 
 enum {
 	OPT_NAME = 256, OPT_PASSWORD_STDIN, OPT_MAILDIR, OPT_MBOX, OPT_QUOTA, OPT_ADDRESS,
-	OPT_SCHEME, OPT_ITERATIONS, OPT_NO_SCRAM, OPT_VCARD, OPT_LDIF, OPT_BASE,
+	OPT_SCHEME, OPT_ITERATIONS, OPT_NO_SCRAM, OPT_VCARD, OPT_LDIF, OPT_BASE, OPT_DOVECOT,
 };
 
 static void bad_option(char **argv)
@@ -611,6 +613,174 @@ static int cmd_index(int argc, char **argv)
 	if (aliases_load(&al, S.aliases, &e) < 0)
 		die_err(&e);
 	aliases_free(&al);
+	return 0;
+}
+
+/* ---- import ---- */
+
+/* The value of the Dovecot extra field key (with or without "userdb_") in
+ * the blank-separated list extra, into out; 0 when absent. */
+static int dovecot_field(const char *extra, const char *key, char *out, size_t outsz)
+{
+	const char *p = extra;
+	size_t k = strlen(key);
+
+	while (*p) {
+		size_t len = strcspn(p, " \t");
+		const char *f = strncmp(p, "userdb_", 7) == 0 ? p + 7 : p;
+
+		if ((size_t)(p + len - f) > k && strncmp(f, key, k) == 0 && f[k] == '=') {
+			snprintf(out, outsz, "%.*s", (int)(p + len - f - (ptrdiff_t)k - 1), f + k + 1);
+			return 1;
+		}
+		p += len;
+		p += strspn(p, " \t");
+	}
+	return 0;
+}
+
+/* Is the bare field key (no "=value") in extra? */
+static int dovecot_flag(const char *extra, const char *key)
+{
+	const char *p = extra;
+	size_t k = strlen(key);
+
+	while (*p) {
+		size_t len = strcspn(p, " \t");
+
+		if (len == k && strncmp(p, key, k) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, " \t");
+	}
+	return 0;
+}
+
+/* One line of a Dovecot passwd-file (user:password:uid:gid:gecos:home:
+ * shell:extra) as an account. Returns 0, or -1 with e set. */
+static int dovecot_account(char *line, struct user *u, char *buf, size_t bufsz, struct err *e)
+{
+	char *f[8], *p = line, *w = buf, mail[PATH_MAX], rule[128];
+	size_t n = 0;
+
+	memset(f, 0, sizeof f);
+	while (n < 8) {
+		f[n++] = p;
+		p = strchr(p, ':');
+		if (p == NULL)
+			break;
+		*p++ = '\0';
+		if (n == 7) {   /* extra fields may hold colons */
+			f[n++] = p;
+			break;
+		}
+	}
+	if (n < 2 || f[0][0] == '\0')
+		return err_set(e, EX_DATAERR, "expected user:password:...");
+	/* All fields are laid out in buf: address, name, mailbox, quota. */
+#define PUT(dst, ...) do { int k_ = snprintf(w, bufsz - (size_t)(w - buf), __VA_ARGS__); \
+	if (k_ < 0 || (size_t)k_ >= bufsz - (size_t)(w - buf)) \
+		return err_set(e, EX_DATAERR, "line too long"); \
+	dst = w; w += k_ + 1; } while (0)
+	if (strchr(f[0], '@'))
+		PUT(u->address, "%s", f[0]);
+	else
+		PUT(u->address, "%s@%s", f[0], S.domain);
+	addr_lower(u->address);
+	if (!addr_valid(u->address))
+		return err_set(e, EX_DATAERR, "invalid user %.100s", f[0]);
+	u->hash = f[1];
+	PUT(u->name, "%.*s", (int)(f[4] ? strcspn(f[4], ",") : 0), f[4] ? f[4] : "");
+	if (f[7] && dovecot_field(f[7], "mail", mail, sizeof mail) &&
+	    strncmp(mail, "maildir:", 8) == 0) {
+		char *path = mail + 8;
+
+		path[strcspn(path, ":")] = '\0';   /* drop :INDEX=... and the like */
+		if (path[0] == '~')
+			PUT(u->mailbox, "%s%s/", f[5] ? f[5] : "", path + 1);
+		else
+			PUT(u->mailbox, "%s/", path);
+	} else if (f[5] && f[5][0] == '/') {
+		PUT(u->mailbox, "%s/Maildir/", f[5]);
+	} else {
+		PUT(u->mailbox, "%s", "");
+	}
+	u->quota = "";
+	if (f[7] && dovecot_field(f[7], "quota_rule", rule, sizeof rule) &&
+	    strncmp(rule, "*:storage=", 10) == 0) {
+		const char *v = rule + 10;
+		size_t digits = strspn(v, "0123456789");
+
+		/* Dovecot reads a bare number as kilobytes. */
+		PUT(u->quota, "%s%s", v, v[digits] == '\0' ? "K" : "");
+		if (strcmp(u->quota, "0K") == 0 || strcmp(u->quota, "0") == 0)
+			u->quota = "";
+	}
+	{
+		char ignored[8];
+
+		u->disabled = f[7] && (dovecot_field(f[7], "nologin", ignored, sizeof ignored) ||
+		                       dovecot_flag(f[7], "nologin"));
+	}
+#undef PUT
+	return 0;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "dovecot", no_argument, NULL, OPT_DOVECOT },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *data, *p, *end, *nl, buf[4 * USERS_LINE_MAX];
+	struct users_file f;
+	unsigned long lineno = 0, added = 0;
+	size_t len;
+	struct err e;
+	int c, dovecot = 0;
+
+	while ((c = subopt(argc, argv, o)) != -1) {
+		if (c == OPT_DOVECOT)
+			dovecot = 1;
+		else
+			bad_option(argv);
+	}
+	if (!dovecot || optind != argc - 1)
+		die_usage("import takes --dovecot and a passwd-file");
+	if (file_read_all(argv[optind], (size_t)1 << 30, &data, &len, 0, &e) < 0)
+		die_err(&e);
+	open_users(&f, 1);
+	for (p = data, end = data + len; p != NULL && p < end; p = nl ? nl + 1 : NULL) {
+		struct user u;
+		char *line;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		line = strndup(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+		if (line == NULL)
+			die(EX_TEMPFAIL, "out of memory");
+		lineno++;
+		line[strcspn(line, "\r")] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[0] == '#') {
+			free(line);
+			continue;
+		}
+		memset(&u, 0, sizeof u);
+		if (dovecot_account(line, &u, buf, sizeof buf, &e) < 0 ||
+		    (users_find(&f, u.address) >= 0 &&
+		     err_set(&e, EX_CANTCREAT, "%s is already an account", u.address)) ||
+		    users_put(&f, &u, &e) < 0) {
+			explicit_bzero(line, strlen(line));
+			err_prefix(&e, 0, "%s:%lu", argv[optind], lineno);
+			die_err(&e);   /* nothing is written: all or none */
+		}
+		explicit_bzero(line, strlen(line));
+		free(line);
+		added++;
+	}
+	explicit_bzero(data, len);
+	free(data);
+	commit_users(&f);
+	printf("%lu accounts imported\n", added);
 	return 0;
 }
 
@@ -1081,6 +1251,7 @@ static const struct command {
 	{ "show", cmd_show }, { "check", cmd_check }, { "index", cmd_index },
 	{ "alias", cmd_alias }, { "resolve", cmd_resolve }, { "find", cmd_find },
 	{ "export", cmd_export }, { "checkpassword", cmd_checkpassword },
+	{ "import", cmd_import },
 };
 
 int main(int argc, char **argv)
