@@ -370,6 +370,18 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
+static void put32(unsigned char *p, unsigned long v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static unsigned long get32(const unsigned char *p)
+{
+	return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 |
+	       (unsigned long)p[3] << 24;
+}
+
 static void make_stamp(unsigned char *p, const struct stat *st)
 {
 	put64(p, (uint64_t)st->st_dev);
@@ -429,10 +441,10 @@ static int lookup_index(int fd, const struct stat *st, const char *path,
 		goto out;
 	r = users_parse(line, (size_t)len, u, e);
 	if (r < 0) {
-		err_prefix(e, EX_CONFIG, "%s:%lu", path, (unsigned long)(get64(val + 8) & 0xffffffff));
+		err_prefix(e, EX_CONFIG, "%s:%lu", path, get32(val + 8));
 		rc = -1;
 	} else if (r == 1 && user_has_address(u, key)) {
-		u->lineno = (unsigned long)(get64(val + 8) & 0xffffffff);
+		u->lineno = get32(val + 8);
 		rc = 1;
 	} else if (r == 1) {
 		user_free(u);
@@ -778,13 +790,8 @@ static int write_index(const struct users_file *f, const uint64_t *offset,
 	make_stamp(stamp, st);
 	cdb_make_add(&m, "", 0, stamp, sizeof stamp);
 	for (i = 0; i < nkeys; i++) {
-		uint64_t lineno = k[i].line + 1;   /* in the file as written */
-
 		put64(val, offset[k[i].line]);
-		val[8] = (unsigned char)lineno;
-		val[9] = (unsigned char)(lineno >> 8);
-		val[10] = (unsigned char)(lineno >> 16);
-		val[11] = (unsigned char)(lineno >> 24);
+		put32(val + 8, k[i].line + 1);   /* the line number as written */
 		cdb_make_add(&m, k[i].addr, k[i].len, val, sizeof val);
 	}
 	if (cdb_make_finish(&m) < 0)
