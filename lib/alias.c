@@ -29,8 +29,10 @@ static char *trim(char *s)
 	return s;
 }
 
-static int name_valid(const char *name)
+int aliases_name_valid(const char *name)
 {
+	if (name[0] == '#')
+		return 0;   /* the line would read as a comment */
 	if (name[0] == '@')
 		return addr_domain_valid(name + 1);
 	if (strchr(name, '@') != NULL)
@@ -44,7 +46,7 @@ static int target_check(const char *t, struct err *e)
 		return t[1] != '\0' ? 0 : err_set(e, EX_DATAERR, "empty command or file target");
 	if (strncasecmp(t, ":include:", 9) == 0)
 		return err_set(e, EX_DATAERR, ":include: targets are not supported");
-	if (!name_valid(t))
+	if (!aliases_name_valid(t))
 		return err_set(e, EX_DATAERR, "invalid target %.100s", t);
 	return 0;
 }
@@ -136,7 +138,7 @@ static int add_entry(struct aliases *al, char *text, unsigned long lineno, struc
 		return err_set(e, EX_DATAERR, "expected name: targets");
 	*colon = '\0';
 	name = addr_lower(trim(text));
-	if (!name_valid(name))
+	if (!aliases_name_valid(name))
 		return err_set(e, EX_DATAERR, "invalid name %.100s", name);
 	na = realloc(al->a, (al->n + 1) * sizeof *na);
 	if (na == NULL)
@@ -194,7 +196,22 @@ int aliases_parse(struct aliases *al, const char *data, size_t len, const char *
 			errline = lineno;
 			break;
 		}
-		if (n > 0 && (p[0] == ' ' || p[0] == '\t') && entry != NULL) {
+		{
+			size_t k = 0;
+
+			while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
+				k++;
+			/* Blank and comment lines are ignored, inside an entry too,
+			 * as Postfix reads aliases(5). */
+			if (k == n || p[k] == '#')
+				continue;
+			if (k > 0 && entry == NULL) {
+				rc = err_set(e, EX_DATAERR, "continuation line without an entry");
+				errline = lineno;
+				break;
+			}
+		}
+		if ((p[0] == ' ' || p[0] == '\t') && entry != NULL) {
 			char *ne = realloc(entry, elen + n + 2);   /* continuation */
 
 			if (ne == NULL) {
@@ -216,19 +233,6 @@ int aliases_parse(struct aliases *al, const char *data, size_t len, const char *
 		if (rc < 0) {
 			errline = start;
 			break;
-		}
-		{
-			size_t k = 0;
-
-			while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
-				k++;
-			if (k == n || p[k] == '#')
-				continue;
-			if (k > 0) {
-				rc = err_set(e, EX_DATAERR, "continuation line without an entry");
-				errline = lineno;
-				break;
-			}
 		}
 		if ((entry = strndup(p, n)) == NULL) {
 			rc = err_sys(e, EX_TEMPFAIL, "aliases");
@@ -287,6 +291,7 @@ struct ctx {
 	size_t n, cap;
 	const char *stack[ALIAS_DEPTH_MAX + 1];   /* aliases being expanded */
 	int depth;
+	int work;                                 /* aliases entered so far */
 	struct err *e;
 };
 
@@ -360,10 +365,17 @@ static int expand_alias(struct ctx *c, const struct alias *a, const char *addres
 	size_t i;
 	int k, rc;
 
+	for (k = 0; k < c->depth; k++)
+		if (strcmp(c->stack[k], address) == 0) {
+			snprintf(msg, sizeof msg, "alias loop through %.200s", address);
+			return add(c, TARGET_ERROR, address, NULL, EX_DATAERR, msg) < 0 ? -1 : 1;
+		}
 	if (c->depth >= ALIAS_DEPTH_MAX) {
 		snprintf(msg, sizeof msg, "aliases nested deeper than %d levels", ALIAS_DEPTH_MAX);
-		return add(c, TARGET_ERROR, address, NULL, EX_DATAERR, msg);
+		return add(c, TARGET_ERROR, address, NULL, EX_DATAERR, msg) < 0 ? -1 : 1;
 	}
+	if (++c->work > ALIAS_WORK_MAX)
+		return err_set(c->e, EX_DATAERR, "aliases expand to more than %d steps", ALIAS_WORK_MAX);
 	c->stack[c->depth++] = address;
 	for (i = 0, rc = 0; rc >= 0 && i < a->ntarget; i++) {
 		const char *t = a->target[i];

@@ -24,6 +24,7 @@
 
 #define ALIAS_DEPTH_MAX 20       /* nesting levels */
 #define ALIAS_TARGETS_MAX 1000   /* addresses one resolution may yield */
+#define ALIAS_WORK_MAX 10000     /* aliases one resolution may enter */
 
 struct alias {
 	char *name;          /* lower case */
@@ -46,6 +47,9 @@ int aliases_parse(struct aliases *al, const char *data, size_t len, const char *
                   struct err *e);
 const struct alias *aliases_get(const struct aliases *al, const char *name);
 void aliases_free(struct aliases *al);
+
+/* Is name a valid alias name: an address, a bare local part or @domain? */
+int aliases_name_valid(const char *name);
 
 /* Split a target list ("a, b, "|cmd x"") into *out, each target checked.
  * Returns the count, or -1 with e set (EX_DATAERR). */

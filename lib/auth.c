@@ -103,17 +103,25 @@ int auth_password(const char *users_file, const char *realm, const char *login,
 		return -1;
 	if (found == 0) {
 		(void)passwd_verify(password, dummy_hash, e);
+		err_set(e, EX_NOPERM, "unknown user %.100s", name);
 		return 0;
 	}
-	rc = passwd_verify(password, u.hash, e);
-	if (rc == 1 && u.disabled) {
-		err_set(e, EX_NOPERM, "account %s is disabled", u.address);
+	if (passwd_locked(u.hash)) {
+		/* as slow as a real check all the same */
+		(void)passwd_verify(password, dummy_hash, e);
+		err_set(e, EX_NOPERM, "%s has no password", u.address);
 		rc = 0;
+	} else {
+		rc = passwd_verify(password, u.hash, e);
+		if (rc == 1 && u.disabled) {
+			err_set(e, EX_NOPERM, "account %s is disabled", u.address);
+			rc = 0;
+		} else if (rc == 0) {
+			err_set(e, EX_NOPERM, "wrong password for %s", u.address);
+		}
 	}
 	if (rc == 1)
 		snprintf(user, ADDR_MAX + 1, "%s", u.address);
-	else if (rc == 0 && e->code != EX_NOPERM)
-		err_set(e, EX_NOPERM, "wrong password for %s", u.address);
 	user_free(&u);
 	return rc;
 }
@@ -141,11 +149,8 @@ static enum auth_status check(struct auth *a, const char *login, const char *pas
 		auth_end(a);
 		return AUTH_TEMPFAIL;
 	}
-	if (rc == 0) {
-		if (e->code != EX_NOPERM)
-			err_set(e, EX_NOPERM, "unknown user");
+	if (rc == 0)
 		return failed(a);
-	}
 	auth_end(a);
 	return AUTH_OK;
 }

@@ -169,7 +169,7 @@ int conf_get_ms(const struct conf *c, enum conf_key key, unsigned long def,
 	}
 	for (; *p >= '0' && *p <= '9' && whole < 1000000; p++)
 		whole = whole * 10 + (unsigned long)(*p - '0');
-	if (*p == '.')
+	if (p != v && *p == '.')   /* a digit must come first: "." is no number */
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			if (scale > 1) {
 				scale /= 10;

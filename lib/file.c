@@ -164,20 +164,17 @@ int file_replace(const char *path, const void *data, size_t n, mode_t mode,
 		err_sys(e, EX_TEMPFAIL, "fsync %s", tmp);
 		goto fail;
 	}
-	if (st != NULL && fstat(fd, st) < 0) {
-		err_sys(e, EX_TEMPFAIL, "stat %s", tmp);
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_sys(e, EX_TEMPFAIL, "close %s", tmp);
-		goto fail;
-	}
-	fd = -1;
 	if (rename(tmp, path) < 0) {
 		err_sys(e, err_code_for_errno(errno), "rename %s", tmp);
 		goto fail;
 	}
+	/* After the rename, which changes the ctime on some file systems. */
+	if (st != NULL && fstat(fd, st) < 0) {
+		close(fd);
+		return err_sys(e, EX_TEMPFAIL, "stat %s", path);
+	}
+	if (close(fd) < 0)
+		return err_sys(e, EX_TEMPFAIL, "close %s", path);
 	return file_fsync_parent(path, e);
 fail:
 	if (fd >= 0)

@@ -39,7 +39,7 @@ int file_lock(const char *path, unsigned timeout, struct err *e);
  * "path.tmp.PID", fsync, give it the owner and mode of the file it
  * replaces (mode for a new file), rename over path, fsync the directory.
  * The caller holds file_lock(path). When st is not NULL it receives the
- * new file's stat, taken before the rename (same inode after it).
+ * new file's stat, taken after the rename.
  * Returns 0, or -1 with e set and path unchanged. */
 int file_replace(const char *path, const void *data, size_t n, mode_t mode,
                  struct stat *st, struct err *e);

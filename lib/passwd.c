@@ -39,10 +39,16 @@ static int random_bytes(void *p, size_t n, struct err *e)
 	return 0;
 }
 
+int passwd_locked(const char *stored)
+{
+	return stored[0] == '\0' || stored[0] == '!' || stored[0] == '*';
+}
+
 int passwd_hash(const char *password, const char *scheme, char *out,
                 size_t outsz, struct err *e)
 {
 	const char *prefix;
+	unsigned long cost = 0;   /* libcrypt's default */
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data *cd;
 	const char *h;
@@ -52,13 +58,15 @@ int passwd_hash(const char *password, const char *scheme, char *out,
 		prefix = "$y$";
 	else if (strcmp(scheme, "sha512") == 0 || strcmp(scheme, "sha512-crypt") == 0)
 		prefix = "$6$";
-	else if (strcmp(scheme, "bcrypt") == 0)
+	else if (strcmp(scheme, "bcrypt") == 0) {
 		prefix = "$2b$";
+		cost = 10;   /* libcrypt's 5 is too cheap today; 10 is PHP's choice */
+	}
 	else
 		return err_set(e, EX_USAGE, "unknown password scheme %.32s "
 		               "(yescrypt, sha512 or bcrypt)", scheme);
 	/* NULL random bytes: libcrypt reads the kernel's random source. */
-	if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting, sizeof setting) == NULL)
+	if (crypt_gensalt_rn(prefix, cost, NULL, 0, setting, sizeof setting) == NULL)
 		return err_sys(e, EX_TEMPFAIL, "make a salt");
 	cd = calloc(1, sizeof *cd);
 	if (cd == NULL)
@@ -129,8 +137,8 @@ int passwd_verify(const char *password, const char *stored, struct err *e)
 	const char *end;
 	size_t i, n;
 
-	if (stored[0] == '\0' || stored[0] == '!' || stored[0] == '*')
-		return 0;   /* no password or locked, as in shadow(5) */
+	if (passwd_locked(stored))
+		return 0;
 	if (stored[0] != '{')
 		return verify_crypt(password, stored, e);
 	end = strchr(stored, '}');
@@ -159,10 +167,8 @@ const char *passwd_scheme(const char *stored)
 	static char scheme[40];
 	const char *end;
 
-	if (stored[0] == '\0')
-		return "none";
-	if (stored[0] == '!' || stored[0] == '*')
-		return "locked";
+	if (passwd_locked(stored))
+		return "none (no login)";
 	if (stored[0] == '{' && (end = strchr(stored, '}')) != NULL) {
 		snprintf(scheme, sizeof scheme, "%.*s", (int)(end - stored + 1 > 32 ? 32 : end - stored + 1), stored);
 		return scheme;

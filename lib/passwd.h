@@ -15,7 +15,7 @@
 #include "err.h"
 #include "sha256.h"
 
-#define PASSWD_MAX 1024        /* longest password accepted, bytes */
+#define PASSWD_MAX 511         /* longest password: libcrypt's limit, bytes */
 #define PASSWD_HASH_MAX 512
 #define SCRAM_SALT_LEN 16
 #define SCRAM_ITERATIONS 4096  /* RFC 7677's minimum and Dovecot's default */
@@ -26,6 +26,10 @@
  * scheme, EX_TEMPFAIL when no random salt can be had. */
 int passwd_hash(const char *password, const char *scheme, char *out,
                 size_t outsz, struct err *e);
+
+/* Does stored allow no login at all: empty, or locked with '!' or '*' as
+ * in shadow(5)? */
+int passwd_locked(const char *stored);
 
 /* Does password match stored? Returns 1 yes, 0 no (also for a locked or
  * empty hash), -1 with e set (EX_CONFIG) when stored uses a scheme this

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -20,7 +21,7 @@
 #include "users.h"
 
 #define NFIELDS 6
-#define STAMP_LEN 40   /* dev, ino, size, mtime seconds, mtime nanoseconds */
+#define STAMP_LEN 56   /* dev, ino, size, mtime and ctime (seconds, nanoseconds) */
 
 /* ---- one line ---- */
 
@@ -197,8 +198,6 @@ int users_parse(const char *line, size_t n, struct user *u, struct err *e)
 		err_set(e, EX_DATAERR, "invalid address %.100s", u->address);
 	else if (nf < 2)
 		err_set(e, EX_DATAERR, "no password field after the address");
-	else if (strpbrk(u->hash, " \t") != NULL)
-		err_set(e, EX_DATAERR, "blank in the password hash");
 	else if (!mailbox_valid(u->mailbox))
 		err_set(e, EX_DATAERR, "mailbox path with a .. component");
 	else if (!utf8_valid(u->name))
@@ -243,6 +242,8 @@ char *users_format(const struct user *u)
 	out = w = malloc(n);
 	if (out == NULL)
 		return NULL;
+	if (u->address[0] == '#')
+		*w++ = '\\';   /* else the line would read as a comment */
 	put_escaped(&w, u->address, 0);
 	*w++ = ':';
 	put_escaped(&w, u->hash, 0);
@@ -283,19 +284,22 @@ char *users_format(const struct user *u)
 	return out;
 }
 
-int user_copy(struct user *dst, const struct user *u)
+int user_copy(struct user *dst, const struct user *u, struct err *e)
 {
 	char *line = users_format(u);
-	struct err e;
 	int rc;
 
 	if (line == NULL)
-		return -1;
-	rc = users_parse(line, strlen(line) - 1, dst, &e);
+		return err_sys(e, EX_TEMPFAIL, "users file");
+	rc = users_parse(line, strlen(line) - 1, dst, e);
+	explicit_bzero(line, strlen(line));
 	free(line);
-	if (rc == 1)
-		dst->lineno = u->lineno;
-	return rc == 1 ? 0 : -1;
+	if (rc == 0)   /* only a comment can parse as no account */
+		return err_set(e, EX_DATAERR, "not an account line");
+	if (rc < 0)
+		return -1;
+	dst->lineno = u->lineno;
+	return 0;
 }
 
 void user_free(struct user *u)
@@ -389,6 +393,8 @@ static void make_stamp(unsigned char *p, const struct stat *st)
 	put64(p + 16, (uint64_t)st->st_size);
 	put64(p + 24, (uint64_t)st->st_mtim.tv_sec);
 	put64(p + 32, (uint64_t)st->st_mtim.tv_nsec);
+	put64(p + 40, (uint64_t)st->st_ctim.tv_sec);
+	put64(p + 48, (uint64_t)st->st_ctim.tv_nsec);
 }
 
 /* Read the line starting at off from fd into buf. Returns its length, or
@@ -455,12 +461,17 @@ out:
 	return rc;
 }
 
-/* Does the line (any case) start with "key:" or hold key in addresses=?
+/* Does the line (any case) start with "key:"? 2 when it does, 1 when it
+ * holds an addresses= field that may name key, 0 when it cannot be key's.
  * A cheap filter before parsing. */
 static int may_match(const char *line, size_t n, const char *key, size_t klen)
 {
+	if (n > 0 && line[0] == '\\') {   /* an escaped leading '#' */
+		line++;
+		n--;
+	}
 	if (n > klen && line[klen] == ':' && strncasecmp(line, key, klen) == 0)
-		return 1;
+		return 2;
 	return memmem(line, n, "addresses=", 10) != NULL;
 }
 
@@ -470,7 +481,7 @@ static int lookup_scan(int fd, const char *path, const char *key, struct user *u
 	char *buf = malloc(IO_BUFSIZE + USERS_LINE_MAX);
 	size_t len = 0, klen = strlen(key);
 	unsigned long lineno = 0;
-	int rc = 0, skipping = 0;
+	int rc = 0, skipping = 0, m;
 	ssize_t r;
 
 	if (buf == NULL)
@@ -490,10 +501,12 @@ static int lookup_scan(int fd, const char *path, const char *key, struct user *u
 
 			if (!skipping)
 				lineno++;
-			if (!skipping && may_match(p, n, key, klen)) {
+			if (!skipping && (m = may_match(p, n, key, klen)) != 0) {
 				int k = users_parse(p, n, u, e);
 
-				if (k < 0) {
+				/* Only the account's own line, malformed, is an error:
+				 * a broken line of another account is not ours. */
+				if (k < 0 && m == 2) {
 					err_prefix(e, EX_CONFIG, "%s:%lu", path, lineno);
 					rc = -1;
 					goto out;
@@ -512,7 +525,7 @@ static int lookup_scan(int fd, const char *path, const char *key, struct user *u
 			break;
 		len -= (size_t)(p - buf);
 		memmove(buf, p, len);
-		if (len >= USERS_LINE_MAX) {   /* an overlong line: not ours */
+		if (len > USERS_LINE_MAX) {   /* an overlong line: not ours */
 			if (!skipping)
 				lineno++;
 			skipping = 1;
@@ -722,17 +735,30 @@ int users_put(struct users_file *f, const struct user *u, struct err *e)
 	while (p != NULL) {
 		char a[ADDR_MAX + 1];
 		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 
-		snprintf(a, sizeof a, "%.*s", (int)(comma ? comma - p : (long)strlen(p)), p);
+		snprintf(a, sizeof a, "%.*s", (int)len, p);
 		other = users_find(f, a);
 		if (other >= 0 && other != self)
-			return err_set(e, EX_DATAERR, "%s already belongs to %s", a,
+			return err_set(e, EX_CANTCREAT, "%s already belongs to %s", a,
 			               f->user[other].address);
+		if (strcasecmp(a, u->address) == 0)
+			return err_set(e, EX_DATAERR, "%s is the account's own address", a);
+		for (const char *q = comma ? comma + 1 : NULL; q != NULL;) {
+			const char *c2 = strchr(q, ',');
+			size_t l2 = c2 ? (size_t)(c2 - q) : strlen(q);
+
+			if (l2 == len && strncasecmp(q, p, len) == 0)
+				return err_set(e, EX_DATAERR, "%s is given twice", a);
+			q = c2 ? c2 + 1 : NULL;
+		}
 		p = comma ? comma + 1 : NULL;
 	}
+	if (user_copy(&copy, u, e) < 0)
+		return -1;
 	line = users_format(u);
-	if (line == NULL || user_copy(&copy, u) < 0) {
-		free(line);
+	if (line == NULL) {
+		user_free(&copy);
 		return err_sys(e, EX_TEMPFAIL, "users file");
 	}
 	line[strlen(line) - 1] = '\0';
@@ -800,6 +826,18 @@ static int write_index(const struct users_file *f, const uint64_t *offset,
 	    fchmod(fd, st->st_mode & 0666) < 0 || fsync(fd) < 0) {
 		err_sys(e, EX_TEMPFAIL, "write %s", tmp);
 		goto fail;
+	}
+	/* File times come from a clock that ticks every few milliseconds: an
+	 * edit in the tick that stamped the file would keep the stamp. Publish
+	 * the index only once that tick is over, so any later edit shows. */
+	for (;;) {
+		struct timespec now, nap = {0, 1000000};
+
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > st->st_ctim.tv_sec ||
+		    (now.tv_sec == st->st_ctim.tv_sec && now.tv_nsec > st->st_ctim.tv_nsec))
+			break;
+		nanosleep(&nap, NULL);
 	}
 	if (close(fd) < 0 || rename(tmp, ipath) < 0) {
 		fd = -1;

@@ -50,8 +50,10 @@ int users_parse(const char *line, size_t n, struct user *u, struct err *e);
  * when out of memory. */
 char *users_format(const struct user *u);
 
-/* Copy u into dst (its own storage). Returns 0, or -1 out of memory. */
-int user_copy(struct user *dst, const struct user *u);
+/* Copy u into dst (its own storage) through the file form, so dst is
+ * exactly what the file will hold. Returns 0, or -1 with e set: EX_DATAERR
+ * when u cannot be written as a valid line (too long, bad name, ...). */
+int user_copy(struct user *dst, const struct user *u, struct err *e);
 
 void user_free(struct user *u);
 
@@ -91,7 +93,8 @@ int users_open(struct users_file *f, const char *path, int edit, struct err *e);
 long users_find(const struct users_file *f, const char *address);
 
 /* Add u, or replace the account with the same address. Returns 0, or -1
- * with e set (EX_DATAERR when u's addresses clash with another account). */
+ * with e set: EX_CANTCREAT when one of u's addresses belongs to another
+ * account, EX_DATAERR when u cannot be written as a valid line. */
 int users_put(struct users_file *f, const struct user *u, struct err *e);
 
 /* Remove line i. */

@@ -1,6 +1,7 @@
 # lib.sh: TAP helpers for the shell tests. Source it first; it sets
 #   $tmp         a scratch directory removed at exit
 #   $MAIL_STORE  the mail-store under test
+#   $MAIL_USER   the mail-user under test
 #   mailcheck    Python's mailbox module as an independent reader
 # and provides ok/check/expect_exit/done_testing.
 
@@ -8,6 +9,7 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${PYTHON3:=python3}"
 MAIL_STORE=$top_builddir/mail-store
+MAIL_USER=$top_builddir/mail-user
 unset MAIL_CONF SENDER RECIPIENT
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mail-test.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -79,6 +81,19 @@ in_parallel() {
 		_n=$((_n - 1))
 	done
 	wait
+}
+
+# python_with MODULE...: print a Python that imports all the modules:
+# $PYTHON3, else the system's, where Debian's python3-* packages live when
+# $PYTHON3 is a pyenv or virtualenv one. Fails when neither has them.
+python_with() {
+	for _py in "$PYTHON3" /usr/bin/python3; do
+		if "$_py" -W ignore -c "import $(echo "$@" | tr ' ' ',')" 2>/dev/null; then
+			echo "$_py"
+			return 0
+		fi
+	done
+	return 1
 }
 
 count_files() {

@@ -42,6 +42,9 @@
 #define DEFAULT_ALIASES_FILE SYSCONFDIR "/mail/aliases"
 #define DEFAULT_MAIL_ROOT "/var/vmail"
 #define DEFAULT_AUTH_DELAY_MS 2000
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define PASSWD_MAX_TEXT XSTR(PASSWD_MAX)
 
 static const char usage_text[] =
 "usage: mail-user [--config FILE] [--users FILE] [--aliases FILE] COMMAND [ARGS]\n"
@@ -152,16 +155,17 @@ static void load_settings(const char *config, const char *users, const char *ali
 
 /* ---- passwords ---- */
 
-/* Read one line from fd into buf: at most PASSWD_MAX bytes, without its
- * newline. Returns its length, or -1 when too long or unreadable. */
-static long read_line(int fd, char *buf, size_t bufsz)
+/* Read one line from fd into buf (PASSWD_MAX + 2 bytes): at most
+ * PASSWD_MAX bytes, without its newline (or CRLF). Returns its length, or
+ * -1 when too long or unreadable. */
+static long read_line(int fd, char *buf)
 {
 	size_t n = 0;
 	ssize_t r;
 	char c;
 
 	while ((r = io_read(fd, &c, 1)) == 1 && c != '\n') {
-		if (n + 1 >= bufsz)
+		if (n > PASSWD_MAX)
 			return -1;
 		buf[n++] = c;
 	}
@@ -169,11 +173,13 @@ static long read_line(int fd, char *buf, size_t bufsz)
 		return -1;
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
+	if (n > PASSWD_MAX)
+		return -1;
 	buf[n] = '\0';
 	return (long)n;
 }
 
-static long prompt(int tty, const char *text, char *buf, size_t bufsz)
+static long prompt(int tty, const char *text, char *buf)
 {
 	struct termios old, quiet;
 	long n;
@@ -186,14 +192,15 @@ static long prompt(int tty, const char *text, char *buf, size_t bufsz)
 	(void)io_write_all(tty, text, strlen(text));
 	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
 		return -1;
-	n = read_line(tty, buf, bufsz);
+	n = read_line(tty, buf);
 	(void)tcsetattr(tty, TCSAFLUSH, &old);
 	(void)io_write_all(tty, "\n", 1);
 	return n;
 }
 
-/* A password from stdin, or asked twice on the terminal when stdin is one. */
-static void read_password(char *pw, size_t pwsz)
+/* A password from stdin, or asked twice on the terminal when stdin is one,
+ * into pw (PASSWD_MAX + 2 bytes). */
+static void read_password(char *pw)
 {
 	long n;
 
@@ -203,8 +210,8 @@ static void read_password(char *pw, size_t pwsz)
 
 		if (tty < 0)
 			die(EX_OSERR, "cannot open the terminal");
-		n = prompt(tty, "New password: ", pw, pwsz);
-		if (n >= 0 && prompt(tty, "Retype new password: ", again, sizeof again) >= 0 &&
+		n = prompt(tty, "New password: ", pw);
+		if (n >= 0 && prompt(tty, "Retype new password: ", again) >= 0 &&
 		    strcmp(pw, again) != 0) {
 			explicit_bzero(again, sizeof again);
 			die(EX_DATAERR, "the passwords differ");
@@ -212,10 +219,10 @@ static void read_password(char *pw, size_t pwsz)
 		explicit_bzero(again, sizeof again);
 		close(tty);
 	} else {
-		n = read_line(0, pw, pwsz);
+		n = read_line(0, pw);
 	}
 	if (n < 0)
-		die(EX_DATAERR, "password unreadable or longer than 1024 bytes");
+		die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
 	if (n == 0)
 		die(EX_DATAERR, "empty password");
 }
@@ -283,13 +290,20 @@ static void commit_users(struct users_file *f)
 	users_close(f);
 }
 
+/* The account whose own address is addr: an extra address names the
+ * account it belongs to, so that "del" never removes more than was named. */
 static long find_account(struct users_file *f, const char *addr)
 {
-	char msg[ADDR_MAX + 40];
+	char msg[2 * ADDR_MAX + 64];
 	long i = users_find(f, addr);
 
 	if (i < 0) {
-		snprintf(msg, sizeof msg, "no such account: %s", addr);
+		snprintf(msg, sizeof msg, "no such account: %.254s", addr);
+		die(EX_NOUSER, msg);
+	}
+	if (strcasecmp(f->user[i].address, addr) != 0) {
+		snprintf(msg, sizeof msg, "%.254s is an address of the account %s", addr,
+		         f->user[i].address);
 		die(EX_NOUSER, msg);
 	}
 	return i;
@@ -298,8 +312,10 @@ static long find_account(struct users_file *f, const char *addr)
 /* A copy of f's account i that the caller may change and put back. */
 static void edit_copy(struct users_file *f, long i, struct user *u)
 {
-	if (user_copy(u, &f->user[i]) < 0)
-		die(EX_TEMPFAIL, "out of memory");
+	struct err e;
+
+	if (user_copy(u, &f->user[i], &e) < 0)
+		die_err(&e);
 }
 
 static void put_user(struct users_file *f, const struct user *u)
@@ -416,7 +432,7 @@ static int cmd_add(int argc, char **argv)
 	hash[1] = '\0';
 	scram[0] = '\0';
 	if (from_stdin || isatty(0)) {
-		read_password(password, sizeof password);
+		read_password(password);
 		make_secrets(password, &pw, hash, sizeof hash, scram, sizeof scram);
 		explicit_bzero(password, sizeof password);
 	}
@@ -488,7 +504,7 @@ static int cmd_passwd(int argc, char **argv)
 		find_account(&check, argv[optind]);
 		users_close(&check);
 	}
-	read_password(password, sizeof password);
+	read_password(password);
 	make_secrets(password, &pw, hash, sizeof hash, scram, sizeof scram);
 	explicit_bzero(password, sizeof password);
 	open_users(&f, 1);
@@ -589,10 +605,10 @@ static int cmd_check(int argc, char **argv)
 
 	if (argc != 2)
 		die_usage("check takes one address");
-	n = read_line(0, password, sizeof password);
+	n = read_line(0, password);
 	if (n < 0)
-		die(EX_DATAERR, "password unreadable or longer than 1024 bytes");
-	rc = auth_password(S.users, NULL, argv[1], password, user, &e);
+		die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
+	rc = auth_password(S.users, S.domain, argv[1], password, user, &e);
 	explicit_bzero(password, sizeof password);
 	if (rc < 0)
 		die_err(&e);
@@ -799,19 +815,28 @@ static void append(char **buf, size_t *len, const char *s)
 	*len += n;
 }
 
-/* The aliases file as lines, and the first and last line of name's entry. */
+/* The aliases file as lines, and which lines make name's entry. */
 struct alias_text {
 	char **line;
+	char *member;       /* line i belongs to name's entry */
 	size_t n;
-	long first, last;   /* -1 when name has no entry */
+	long first;         /* the entry's first line, -1 when name has none */
 };
+
+/* Is line blank or a comment (ignored by the parser, even inside an entry)? */
+static int ignorable(const char *l)
+{
+	l += strspn(l, " \t\r");
+	return *l == '\0' || *l == '#';
+}
 
 static void alias_text_read(struct alias_text *t, const char *name)
 {
 	char *data, *p, *end, *nl;
 	struct aliases check;
-	size_t len, i;
+	size_t len, i, k = strlen(name);
 	struct err e;
+	int in_entry = 0;
 
 	if (file_read_all(S.aliases, (size_t)256 << 20, &data, &len, 1, &e) < 0)
 		die_err(&e);
@@ -819,7 +844,7 @@ static void alias_text_read(struct alias_text *t, const char *name)
 		die_err(&e);   /* a broken file is mended by hand, not rewritten */
 	aliases_free(&check);
 	memset(t, 0, sizeof *t);
-	t->first = t->last = -1;
+	t->first = -1;
 	for (p = data, end = data + len; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -830,19 +855,22 @@ static void alias_text_read(struct alias_text *t, const char *name)
 		t->n++;
 	}
 	free(data);
+	t->member = calloc(t->n + 1, 1);
+	if (t->member == NULL)
+		die(EX_TEMPFAIL, "out of memory");
 	for (i = 0; i < t->n; i++) {
 		const char *l = t->line[i];
-		size_t k = strlen(name);
 
-		if (t->first >= 0 && (l[0] == ' ' || l[0] == '\t') && l[strspn(l, " \t")] != '\0' &&
-		    l[strspn(l, " \t")] != '#') {
-			if (t->last == (long)i - 1)
-				t->last = (long)i;
+		if (ignorable(l))
+			continue;
+		if (l[0] == ' ' || l[0] == '\t') {
+			t->member[i] = (char)in_entry;   /* a continuation line */
 			continue;
 		}
-		if (strncasecmp(l, name, k) == 0 && (l[k] == ':' || l[k] == ' ' || l[k] == '\t') &&
-		    l[k + strspn(l + k, " \t")] == ':') {
-			t->first = t->last = (long)i;
+		in_entry = strncasecmp(l, name, k) == 0 && l[k + strspn(l + k, " \t")] == ':';
+		if (in_entry) {
+			t->first = (long)i;
+			t->member[i] = 1;
 		}
 	}
 }
@@ -869,6 +897,7 @@ static void alias_text_write(struct alias_text *t)
 	for (i = 0; i < t->n; i++)
 		free(t->line[i]);
 	free(t->line);
+	free(t->member);
 }
 
 /* name's entry as one line with targets. */
@@ -895,7 +924,6 @@ static int alias_edit(int argc, char **argv, int adding)
 	char name[ADDR_MAX + 2], **old = NULL, **add = NULL, **keep;
 	long nold = 0, nadd = 0, i, j;
 	struct alias_text t;
-	struct aliases al;
 	size_t nkeep = 0;
 	struct err e;
 	int lockfd;
@@ -904,17 +932,8 @@ static int alias_edit(int argc, char **argv, int adding)
 		die_usage(adding ? "alias add takes a name and targets" : "alias del takes a name");
 	snprintf(name, sizeof name, "%s", argv[1]);
 	addr_lower(name);
-	{
-		char *probe = NULL;
-		size_t plen = 0;
-
-		append(&probe, &plen, name);
-		append(&probe, &plen, ": x");
-		if (strchr(name, ':') || aliases_parse(&al, probe, plen, "name", &e) < 0)
-			die(EX_DATAERR, "invalid alias name");
-		aliases_free(&al);
-		free(probe);
-	}
+	if (!aliases_name_valid(name))
+		die(EX_DATAERR, "invalid alias name");
 	for (i = 2; i < argc; i++) {   /* each target checked on its own */
 		char **one;
 		long n = aliases_split(argv[i], &one, &e);
@@ -936,10 +955,11 @@ static int alias_edit(int argc, char **argv, int adding)
 		char *joined = NULL;
 		size_t jl = 0;
 
-		for (i = t.first; i <= t.last; i++) {
-			append(&joined, &jl, t.line[i]);
-			append(&joined, &jl, " ");
-		}
+		for (i = t.first; i < (long)t.n; i++)
+			if (t.member[i]) {
+				append(&joined, &jl, t.line[i]);
+				append(&joined, &jl, " ");
+			}
 		nold = aliases_split(strchr(joined, ':') + 1, &old, &e);
 		if (nold < 0)
 			die_err(&e);
@@ -969,10 +989,11 @@ static int alias_edit(int argc, char **argv, int adding)
 			keep[nkeep++] = add[j];
 	}
 	if (t.first >= 0) {
-		for (i = t.first + 1; i <= t.last; i++) {
-			free(t.line[i]);
-			t.line[i] = NULL;
-		}
+		for (i = t.first + 1; i < (long)t.n; i++)
+			if (t.member[i]) {
+				free(t.line[i]);
+				t.line[i] = NULL;
+			}
 		free(t.line[t.first]);
 		t.line[t.first] = nkeep ? alias_line(name, keep, nkeep) : NULL;
 	} else {
@@ -1058,12 +1079,14 @@ static int cmd_resolve(int argc, char **argv)
 		for (k = 0; k < n; k++) {
 			char path[PATH_MAX];
 			struct user u;
-			int maildir;
+			int maildir, rc;
 
 			switch (t[k].kind) {
 			case TARGET_LOCAL:
-				if (users_lookup(S.users, t[k].address, &u, NULL, &e) != 1 ||
-				    users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0)
+				rc = users_lookup(S.users, t[k].address, &u, NULL, &e);
+				if (rc == 0)
+					err_set(&e, EX_TEMPFAIL, "%s vanished from the users file", t[k].address);
+				if (rc != 1 || users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0)
 					die_err(&e);
 				printf("local %s %s%s%s\n", t[k].address, path,
 				       t[k].detail ? " +" : "", t[k].detail ? t[k].detail : "");
@@ -1175,7 +1198,7 @@ static int cmd_export(int argc, char **argv)
  * answer cannot be known, as qmail-popup and tcpserver chains expect. */
 static int cmd_checkpassword(int argc, char **argv)
 {
-	char buf[513], user[ADDR_MAX + 1], path[PATH_MAX], trimmed[PATH_MAX], home[PATH_MAX];
+	char buf[514], user[ADDR_MAX + 1], path[PATH_MAX], trimmed[PATH_MAX], home[PATH_MAX];
 	const char *login, *password;
 	size_t len = 0;
 	struct auth a;
@@ -1190,7 +1213,7 @@ static int cmd_checkpassword(int argc, char **argv)
 	}
 	while (len < sizeof buf - 1 && (r = io_read(3, buf + len, sizeof buf - 1 - len)) > 0)
 		len += (size_t)r;
-	if (len == sizeof buf - 1) {
+	if (len > 512) {   /* qmail's limit */
 		fprintf(stderr, "mail-user: checkpassword: input longer than 512 bytes\n");
 		return 2;
 	}
@@ -1269,6 +1292,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
+	opterr = 0;   /* one line of our own on stderr, not getopt's too */
 	while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG: config = optarg; break;

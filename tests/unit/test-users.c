@@ -84,7 +84,9 @@ static void test_parse(void)
 	bad("a@b.c:h:m:bad\x01name", "control character");
 	bad("a@b.c:h:m:\xff\xfe", "invalid UTF-8 name");
 	bad("a@b.c:h:m:n\\", "trailing backslash");
-	bad("a@b.c:h h:m", "blank in hash");
+	ok(parse("a@b.c:{PLAIN}two words:m", &u) == 1 && strcmp(u.hash, "{PLAIN}two words") == 0,
+	   "a blank in a {PLAIN} password is kept");
+	user_free(&u);
 	big = malloc(USERS_LINE_MAX + 100);
 	memset(big, 'x', USERS_LINE_MAX + 99);
 	memcpy(big, "a@b.c:h:m:", 10);
