@@ -180,4 +180,11 @@ out=$(mu --aliases "$tmp/subloop" resolve loop@example.org)
 is "$?" 65 "a loop through subaddresses"
 is "$(printf '%s\n' "$out" | grep -c 'alias loop')" 1 "... reported once"
 
+# A bare name and the same name at the default domain are one target.
+printf 'sales@example.org: carol, bob@example.org\n' >"$tmp/bare"
+expect_exit 0 "alias del by the qualified form of a bare target" mu --aliases "$tmp/bare" alias del sales@example.org carol@example.org
+is "$(mu --aliases "$tmp/bare" alias list sales@example.org)" "sales@example.org: bob@example.org" "... removes it"
+expect_exit 0 "alias add of the bare form of a present target" mu --aliases "$tmp/bare" alias add sales@example.org bob
+is "$(mu --aliases "$tmp/bare" alias list sales@example.org)" "sales@example.org: bob@example.org" "... adds no duplicate"
+
 done_testing

@@ -919,6 +919,21 @@ static char *alias_line(const char *name, char **target, size_t n)
 	return line;
 }
 
+/* Do two targets name the same place? A bare name is the name at the
+ * default domain, as resolution reads it. */
+static int same_target(const char *a, const char *b)
+{
+	char qa[ADDR_MAX + 2], qb[ADDR_MAX + 2];
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (strchr("|/@", a[0]) || strchr("|/@", b[0]))
+		return 0;
+	snprintf(qa, sizeof qa, "%s%s%s", a, strchr(a, '@') ? "" : "@", strchr(a, '@') ? "" : S.domain);
+	snprintf(qb, sizeof qb, "%s%s%s", b, strchr(b, '@') ? "" : "@", strchr(b, '@') ? "" : S.domain);
+	return strcasecmp(qa, qb) == 0;
+}
+
 static int alias_edit(int argc, char **argv, int adding)
 {
 	char name[ADDR_MAX + 2], **old = NULL, **add = NULL, **keep;
@@ -974,7 +989,7 @@ static int alias_edit(int argc, char **argv, int adding)
 		int drop = 0;
 
 		for (j = 0; !adding && j < nadd; j++)
-			drop |= strcmp(old[i], add[j]) == 0;
+			drop |= same_target(old[i], add[j]);
 		if (!drop && !(!adding && nadd == 0))
 			keep[nkeep++] = old[i];
 	}
@@ -984,7 +999,7 @@ static int alias_edit(int argc, char **argv, int adding)
 		int dup = 0;
 
 		for (i = 0; i < (long)nkeep; i++)
-			dup |= strcmp(keep[i], add[j]) == 0;
+			dup |= same_target(keep[i], add[j]);
 		if (!dup)
 			keep[nkeep++] = add[j];
 	}
