@@ -11,10 +11,10 @@
  * so ':' and '\' (and ' ' in extra values) can be written as "\:", "\\"
  * and "\ ". Lines starting with '#' and blank lines are kept as they are.
  *
- * Lookups go through an index, "FILE.cdb", stamped with the file's inode,
- * size and mtime; an index that does not match (the file was edited by
- * hand) is ignored and the file scanned, so a lookup is never wrong, only
- * slower until "mail-user index" runs. Every edit made here rewrites the
+ * Lookups go through an index, "FILE.cdb", stamped with the file's device,
+ * inode, size, mtime and ctime; an index that does not match (the file was
+ * edited by hand) is ignored and the file scanned, so a lookup is never
+ * wrong, only slower until "mail-user index" runs. Every edit made here rewrites the
  * file atomically under a lock and rebuilds the index. */
 #ifndef USERS_H
 #define USERS_H
