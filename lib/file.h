@@ -40,7 +40,9 @@ int file_lock(const char *path, unsigned timeout, struct err *e);
  * replaces (mode for a new file), rename over path, fsync the directory.
  * The caller holds file_lock(path). When st is not NULL it receives the
  * new file's stat, taken after the rename.
- * Returns 0, or -1 with e set and path unchanged. */
+ * Returns 0, or -1 with e set: path is unchanged when the failure came
+ * before the rename, and holds the new data (not known to be durable)
+ * when it came after it (stat, close, the directory's fsync). */
 int file_replace(const char *path, const void *data, size_t n, mode_t mode,
                  struct stat *st, struct err *e);
 

@@ -827,15 +827,18 @@ static int write_index(const struct users_file *f, const uint64_t *offset,
 		err_sys(e, EX_TEMPFAIL, "write %s", tmp);
 		goto fail;
 	}
-	/* File times come from a clock that ticks every few milliseconds: an
-	 * edit in the tick that stamped the file would keep the stamp. Publish
-	 * the index only once that tick is over, so any later edit shows. */
-	for (;;) {
+	/* File times come from a clock that ticks every few milliseconds (or
+	 * every second on file systems without nanoseconds): an edit in the
+	 * tick that stamped the file would keep the stamp. Publish the index
+	 * only once that tick is over, so any later edit shows; but never wait
+	 * more than 2 s for a clock that is behind the file's (NFS skew). */
+	for (int waited = 0; waited < 2000; waited++) {
 		struct timespec now, nap = {0, 1000000};
 
 		clock_gettime(CLOCK_REALTIME_COARSE, &now);
 		if (now.tv_sec > st->st_ctim.tv_sec ||
-		    (now.tv_sec == st->st_ctim.tv_sec && now.tv_nsec > st->st_ctim.tv_nsec))
+		    (now.tv_sec == st->st_ctim.tv_sec && st->st_ctim.tv_nsec != 0 &&
+		     now.tv_nsec > st->st_ctim.tv_nsec))
 			break;
 		nanosleep(&nap, NULL);
 	}

@@ -569,7 +569,13 @@ static int cmd_show(int argc, char **argv)
 
 	if (argc != 2)
 		die_usage("show takes one address");
-	rc = users_lookup(S.users, argv[1], &u, NULL, &e);
+	{
+		char name[ADDR_MAX + 2];
+
+		snprintf(name, sizeof name, "%s%s%s", argv[1], strchr(argv[1], '@') ? "" : "@",
+		         strchr(argv[1], '@') ? "" : S.domain);
+		rc = users_lookup(S.users, name, &u, NULL, &e);
+	}
 	if (rc < 0)
 		die_err(&e);
 	if (rc == 0)
@@ -706,18 +712,40 @@ static int dovecot_account(char *line, struct user *u, char *buf, size_t bufsz, 
 	if (!addr_valid(u->address))
 		return err_set(e, EX_DATAERR, "invalid user %.100s", f[0]);
 	u->hash = f[1];
-	PUT(u->name, "%.*s", (int)(f[4] ? strcspn(f[4], ",") : 0), f[4] ? f[4] : "");
-	if (f[7] && dovecot_field(f[7], "mail", mail, sizeof mail) &&
-	    strncmp(mail, "maildir:", 8) == 0) {
-		char *path = mail + 8;
+	if (strncasecmp(f[1], "{SCRAM-SHA-256}", 15) == 0) {
+		struct scram_keys k;
 
+		/* Dovecot's SCRAM hash is the keys themselves: SCRAM works at once */
+		if (scram_keys_parse(f[1] + 15, &k) == 0)
+			u->scram = f[1] + 15;
+		explicit_bzero(&k, sizeof k);
+	}
+	PUT(u->name, "%.*s", (int)(f[4] ? strcspn(f[4], ",") : 0), f[4] ? f[4] : "");
+	if (f[7] && dovecot_field(f[7], "mail", mail, sizeof mail)) {
+		char *path = mail + 8;
+		size_t plen;
+
+		if (strncmp(mail, "maildir:", 8) != 0)
+			return err_set(e, EX_DATAERR, "mail=%.40s: only maildir: locations can be "
+			               "imported; give the mailbox by hand", mail);
 		path[strcspn(path, ":")] = '\0';   /* drop :INDEX=... and the like */
+		plen = strlen(path);
+		if (plen > 0 && path[plen - 1] == '/')
+			path[--plen] = '\0';
+		if (path[0] == '~' && (f[5] == NULL || f[5][0] != '/'))
+			return err_set(e, EX_DATAERR, "mail=maildir:~... without a home directory");
 		if (path[0] == '~')
-			PUT(u->mailbox, "%s%s/", f[5] ? f[5] : "", path + 1);
-		else
+			PUT(u->mailbox, "%s%s/", f[5], path + 1);
+		else if (path[0] == '/')
 			PUT(u->mailbox, "%s/", path);
+		else
+			return err_set(e, EX_DATAERR, "mail=maildir:%.40s is not an absolute path", path);
 	} else if (f[5] && f[5][0] == '/') {
-		PUT(u->mailbox, "%s/Maildir/", f[5]);
+		size_t hlen = strlen(f[5]);
+
+		if (hlen > 1 && f[5][hlen - 1] == '/')
+			hlen--;
+		PUT(u->mailbox, "%.*s/Maildir/", (int)hlen, f[5]);
 	} else {
 		PUT(u->mailbox, "%s", "");
 	}
@@ -726,17 +754,23 @@ static int dovecot_account(char *line, struct user *u, char *buf, size_t bufsz, 
 	    strncmp(rule, "*:storage=", 10) == 0) {
 		const char *v = rule + 10;
 		size_t digits = strspn(v, "0123456789");
+		const char *unit = v + digits;
 
-		/* Dovecot reads a bare number as kilobytes. */
-		PUT(u->quota, "%s%s", v, v[digits] == '\0' ? "K" : "");
-		if (strcmp(u->quota, "0K") == 0 || strcmp(u->quota, "0") == 0)
-			u->quota = "";
+		/* Dovecot reads a bare number as kilobytes, "B" as bytes; 0 is
+		 * no limit. */
+		if (digits == 0 || (unit[0] != '\0' && (unit[1] != '\0' || !strchr("bBkKMGT", unit[0]))))
+			return err_set(e, EX_DATAERR, "quota_rule storage=%.20s is not a size", v);
+		if (strspn(v, "0") != digits)
+			PUT(u->quota, "%.*s%s", (int)digits, v, unit[0] == '\0' ? "K" :
+			    unit[0] == 'b' || unit[0] == 'B' ? "" : unit);
 	}
 	{
-		char ignored[8];
+		char value[8];
 
-		u->disabled = f[7] && (dovecot_field(f[7], "nologin", ignored, sizeof ignored) ||
-		                       dovecot_flag(f[7], "nologin"));
+		/* nologin (or nologin=yes) denies logins; nologin=no does not */
+		u->disabled = f[7] && (dovecot_flag(f[7], "nologin") ||
+		              (dovecot_field(f[7], "nologin", value, sizeof value) &&
+		               strchr("nN0fF", value[0]) == NULL));
 	}
 #undef PUT
 	return 0;
@@ -763,8 +797,11 @@ static int cmd_import(int argc, char **argv)
 	}
 	if (!dovecot || optind != argc - 1)
 		die_usage("import takes --dovecot and a passwd-file");
-	if (file_read_all(argv[optind], (size_t)1 << 30, &data, &len, 0, &e) < 0)
+	if (file_read_all(argv[optind], (size_t)1 << 30, &data, &len, 0, &e) < 0) {
+		if (errno == ENOENT || errno == EACCES)
+			e.code = EX_NOINPUT;
 		die_err(&e);
+	}
 	open_users(&f, 1);
 	for (p = data, end = data + len; p != NULL && p < end; p = nl ? nl + 1 : NULL) {
 		struct user u;
@@ -775,8 +812,9 @@ static int cmd_import(int argc, char **argv)
 		if (line == NULL)
 			die(EX_TEMPFAIL, "out of memory");
 		lineno++;
-		line[strcspn(line, "\r")] = '\0';
-		if (line[strspn(line, " \t")] == '\0' || line[0] == '#') {
+		if (line[0] != '\0' && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[strspn(line, " \t")] == '#') {
 			free(line);
 			continue;
 		}
@@ -1236,7 +1274,8 @@ static int cmd_checkpassword(int argc, char **argv)
 	buf[len] = '\0';
 	login = buf;
 	password = memchr(buf, '\0', len) ? buf + strlen(buf) + 1 : NULL;
-	if (password == NULL || password > buf + len || login[0] == '\0') {
+	if (password == NULL || memchr(password, '\0', len - (size_t)(password - buf)) == NULL ||
+	    login[0] == '\0') {
 		fprintf(stderr, "mail-user: checkpassword: malformed input on fd 3\n");
 		explicit_bzero(buf, sizeof buf);
 		return 2;
