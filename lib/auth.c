@@ -363,13 +363,29 @@ static enum auth_status scram_first(struct auth *a, const char *msg, size_t n,
 	return AUTH_CONTINUE;
 }
 
+/* HMAC(key, AuthMessage), where AuthMessage is client-first-message-bare
+ * "," server-first-message "," client-final-message-without-proof (the n
+ * bytes of final). */
+static void auth_message_hmac(const struct auth *a, const unsigned char *key,
+                              const char *final, size_t n, unsigned char out[SHA256_LEN])
+{
+	struct hmac_sha256 hm;
+
+	hmac_sha256_init(&hm, key, SHA256_LEN);
+	hmac_sha256_update(&hm, a->client_first_bare, strlen(a->client_first_bare));
+	hmac_sha256_update(&hm, ",", 1);
+	hmac_sha256_update(&hm, a->server_first, strlen(a->server_first));
+	hmac_sha256_update(&hm, ",", 1);
+	hmac_sha256_update(&hm, final, n);
+	hmac_sha256_final(&hm, out);
+}
+
 static enum auth_status scram_final(struct auth *a, const char *msg, size_t n,
                                     unsigned char *out, size_t *outlen, struct err *e)
 {
 	char cb64[BASE64_ENCODED_SIZE(sizeof a->gs2)], v64[BASE64_ENCODED_SIZE(SHA256_LEN)];
 	const char *proof, *end = msg + n, *p;
 	unsigned char got[SHA256_LEN], sig[SHA256_LEN], key[SHA256_LEN], h[SHA256_LEN];
-	struct hmac_sha256 hm;
 	size_t cblen, i;
 
 	/* client-final-message: "c=" base64(gs2) ",r=" nonce ["," ext] ",p=" proof */
@@ -387,14 +403,7 @@ static enum auth_status scram_final(struct auth *a, const char *msg, size_t n,
 			proof = p;
 	if (proof == NULL || base64_decode(proof + 3, (size_t)(end - proof - 3), got, sizeof got) != SHA256_LEN)
 		return fail(a, e, "malformed SCRAM proof");
-	/* AuthMessage = client-first-bare "," server-first "," client-final-without-proof */
-	hmac_sha256_init(&hm, a->keys.stored_key, SHA256_LEN);
-	hmac_sha256_update(&hm, a->client_first_bare, strlen(a->client_first_bare));
-	hmac_sha256_update(&hm, ",", 1);
-	hmac_sha256_update(&hm, a->server_first, strlen(a->server_first));
-	hmac_sha256_update(&hm, ",", 1);
-	hmac_sha256_update(&hm, msg, (size_t)(proof - msg));
-	hmac_sha256_final(&hm, sig);
+	auth_message_hmac(a, a->keys.stored_key, msg, (size_t)(proof - msg), sig);
 	for (i = 0; i < SHA256_LEN; i++)
 		key[i] = got[i] ^ sig[i];
 	sha256(key, sizeof key, h);
@@ -406,13 +415,7 @@ static enum auth_status scram_final(struct auth *a, const char *msg, size_t n,
 			err_set(e, EX_NOPERM, "%s", a->why);
 		return failed(a);
 	}
-	hmac_sha256_init(&hm, a->keys.server_key, SHA256_LEN);
-	hmac_sha256_update(&hm, a->client_first_bare, strlen(a->client_first_bare));
-	hmac_sha256_update(&hm, ",", 1);
-	hmac_sha256_update(&hm, a->server_first, strlen(a->server_first));
-	hmac_sha256_update(&hm, ",", 1);
-	hmac_sha256_update(&hm, msg, (size_t)(proof - msg));
-	hmac_sha256_final(&hm, sig);
+	auth_message_hmac(a, a->keys.server_key, msg, (size_t)(proof - msg), sig);
 	base64_encode(sig, sizeof sig, v64);
 	*outlen = (size_t)snprintf((char *)out, AUTH_MSG_MAX, "v=%s", v64);
 	a->step = 2;

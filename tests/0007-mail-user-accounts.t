@@ -4,17 +4,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 users=$tmp/users
-cat >"$tmp/mail.conf" <<EOF
-users_file = $users
-aliases_file = $tmp/aliases
-local_domains = example.org, example.net
-domain = example.org
-mail_root = $tmp/vmail
-auth_failure_delay = 0
-EOF
-MAIL_CONF=$tmp/mail.conf
-export MAIL_CONF
-mu() { "$MAIL_USER" "$@"; }
+use_mail_conf "example.org, example.net"
 
 # line ADDR [FILE]: the users file line of ADDR
 line() { grep "^$1:" "${2:-$users}"; }

@@ -3,20 +3,10 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 aliases=$tmp/aliases
-conf() {
-	cat <<EOF
-users_file = $tmp/users
-aliases_file = $aliases
-local_domains = example.org, example.net, old.example
-domain = example.org
-mail_root = $tmp/vmail
-auth_failure_delay = 0
-EOF
-}
+conf() { mail_conf "example.org, example.net, old.example"; }
 conf >"$tmp/mail.conf"
 MAIL_CONF=$tmp/mail.conf
 export MAIL_CONF
-mu() { "$MAIL_USER" "$@"; }
 for u in carol erin dis; do
 	mu add $u@example.org </dev/null
 done

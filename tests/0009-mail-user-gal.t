@@ -3,17 +3,7 @@
 # back with python3-vobject and python3-ldap's ldif module.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-cat >"$tmp/mail.conf" <<EOF
-users_file = $tmp/users
-aliases_file = $tmp/aliases
-local_domains = example.org
-domain = example.org
-mail_root = $tmp/vmail
-auth_failure_delay = 0
-EOF
-MAIL_CONF=$tmp/mail.conf
-export MAIL_CONF
-mu() { "$MAIL_USER" "$@"; }
+use_mail_conf "example.org"
 
 bob=$(printf 'Bob M\303\274ller')                       # precomposed ü
 ann=$(printf 'M\303\274ller, Ann; Dr.')                 # comma, semicolon

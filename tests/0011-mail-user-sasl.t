@@ -6,15 +6,7 @@
 
 SERVER=$top_builddir/tests/sasl-server
 login() { "$PYTHON3" "$top_srcdir/tests/gsasl-login.py" "$SERVER" "$tmp/users" example.org "$@"; }
-cat >"$tmp/mail.conf" <<EOF
-users_file = $tmp/users
-aliases_file = $tmp/aliases
-local_domains = example.org
-mail_root = $tmp/vmail
-auth_failure_delay = 0
-EOF
-MAIL_CONF=$tmp/mail.conf
-export MAIL_CONF
+use_mail_conf "example.org"
 
 printf 'pencil\n' | "$MAIL_USER" add bob@example.org --password-stdin
 # Fullwidth letters, a no-break space and a roman numeral: SASLprep maps

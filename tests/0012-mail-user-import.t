@@ -4,16 +4,7 @@
 # passwords; mailbox, name, quota and nologin carry over; all or none.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-cat >"$tmp/mail.conf" <<EOF
-users_file = $tmp/users
-aliases_file = $tmp/aliases
-local_domains = example.org, example.net
-mail_root = $tmp/vmail
-auth_failure_delay = 0
-EOF
-MAIL_CONF=$tmp/mail.conf
-export MAIL_CONF
-mu() { "$MAIL_USER" "$@"; }
+use_mail_conf "example.org, example.net"
 field() { grep "^$1:" "$tmp/users" | cut -d: -f"$2"; }
 
 if ! command -v doveadm >/dev/null 2>&1; then

@@ -57,6 +57,29 @@ stderr_has() {
 	if grep -q -- "$1" "$tmp/stderr"; then ok 0 "$2"; else ok 1 "$2"; sed 's/^/#   /' "$tmp/stderr"; fi
 }
 
+# mail_conf DOMAINS: a mail.conf for the mail-user tests on stdout: users
+# and aliases files and the mail root in $tmp, the local DOMAINS (the
+# first is the default domain), no failure delay.
+mail_conf() {
+	cat <<EOF
+users_file = $tmp/users
+aliases_file = $tmp/aliases
+local_domains = $1
+domain = ${1%%,*}
+mail_root = $tmp/vmail
+auth_failure_delay = 0
+EOF
+}
+
+# use_mail_conf DOMAINS: write mail_conf to $tmp/mail.conf and export it
+use_mail_conf() {
+	mail_conf "$1" >"$tmp/mail.conf"
+	MAIL_CONF=$tmp/mail.conf
+	export MAIL_CONF
+}
+
+mu() { "$MAIL_USER" "$@"; }
+
 mailcheck() {
 	"$PYTHON3" "$top_srcdir/tests/mailcheck.py" "$@"
 }
