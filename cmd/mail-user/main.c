@@ -640,8 +640,9 @@ static int cmd_index(int argc, char **argv)
 
 /* ---- import ---- */
 
-/* The value of the Dovecot extra field key (with or without "userdb_") in
- * the blank-separated list extra, into out; 0 when absent. */
+/* Find the Dovecot extra field key (with or without "userdb_") in the
+ * blank-separated list extra. Returns 1 for "key=value" with the value in
+ * out, 2 for a bare "key" (a flag, out empty), 0 when absent. */
 static int dovecot_field(const char *extra, const char *key, char *out, size_t outsz)
 {
 	const char *p = extra;
@@ -650,28 +651,12 @@ static int dovecot_field(const char *extra, const char *key, char *out, size_t o
 	while (*p) {
 		size_t len = strcspn(p, " \t");
 		const char *f = strncmp(p, "userdb_", 7) == 0 ? p + 7 : p;
+		size_t flen = (size_t)(p + len - f);
 
-		if ((size_t)(p + len - f) > k && strncmp(f, key, k) == 0 && f[k] == '=') {
-			snprintf(out, outsz, "%.*s", (int)(p + len - f - (ptrdiff_t)k - 1), f + k + 1);
-			return 1;
+		if (flen >= k && strncmp(f, key, k) == 0 && (flen == k || f[k] == '=')) {
+			snprintf(out, outsz, "%.*s", flen == k ? 0 : (int)(flen - k - 1), f + k + 1);
+			return flen == k ? 2 : 1;
 		}
-		p += len;
-		p += strspn(p, " \t");
-	}
-	return 0;
-}
-
-/* Is the bare field key (no "=value") in extra? */
-static int dovecot_flag(const char *extra, const char *key)
-{
-	const char *p = extra;
-	size_t k = strlen(key);
-
-	while (*p) {
-		size_t len = strcspn(p, " \t");
-
-		if (len == k && strncmp(p, key, k) == 0)
-			return 1;
 		p += len;
 		p += strspn(p, " \t");
 	}
@@ -764,13 +749,13 @@ static int dovecot_account(char *line, struct user *u, char *buf, size_t bufsz, 
 			PUT(u->quota, "%.*s%s", (int)digits, v, unit[0] == '\0' ? "K" :
 			    unit[0] == 'b' || unit[0] == 'B' ? "" : unit);
 	}
-	{
+	if (f[7] != NULL) {
 		char value[8];
+		int found = dovecot_field(f[7], "nologin", value, sizeof value);
 
 		/* nologin (or nologin=yes) denies logins; nologin=no does not */
-		u->disabled = f[7] && (dovecot_flag(f[7], "nologin") ||
-		              (dovecot_field(f[7], "nologin", value, sizeof value) &&
-		               strchr("nN0fF", value[0]) == NULL));
+		u->disabled = found == 2 ||
+		              (found == 1 && (value[0] == '\0' || strchr("nN0fF", value[0]) == NULL));
 	}
 #undef PUT
 	return 0;
