@@ -28,6 +28,11 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_ALLOW_MAIL_TO_COMMANDS] = "allow_mail_to_commands",
 	[CONF_ALLOW_MAIL_TO_FILES] = "allow_mail_to_files",
 	[CONF_AUTH_FAILURE_DELAY] = "auth_failure_delay",
+	[CONF_QUEUE_DIR] = "queue_dir",
+	[CONF_MAX_MESSAGE_SIZE] = "max_message_size",
+	[CONF_RELAY_FROM] = "relay_from",
+	[CONF_TLS_CERT] = "tls_cert",
+	[CONF_TLS_KEY] = "tls_key",
 };
 
 static char *trim(char *s)

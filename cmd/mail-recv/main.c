@@ -1,0 +1,276 @@
+/* mail-recv: the SMTP server for one connection on fds 0 and 1, as
+ * tcpserver, inetd or a systemd socket with Accept=yes start it.
+ *
+ * Design: this file turns flags, mail.conf and the UCSPI environment into
+ * a struct smtpd_config; lib/smtpd.c runs the session, lib/queue.c makes
+ * the hand-off durable. The peer comes from TCPREMOTEIP (tcpserver) or
+ * getpeername(0); RELAYCLIENT in the environment, as qmail's tcprules set
+ * it, or an address in --relay-from lets a client relay. SIGPIPE is
+ * ignored so a vanished client is an error return, not a death mid-write. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "alias.h"
+#include "conf.h"
+#include "err.h"
+#include "net.h"
+#include "queue.h"
+#include "smtpd.h"
+
+#define DEFAULT_QUEUE_DIR LOCALSTATEDIR "/spool/mail-toolkit"
+#define DEFAULT_USERS_FILE SYSCONFDIR "/mail/users"
+#define DEFAULT_ALIASES_FILE SYSCONFDIR "/mail/aliases"
+#define DEFAULT_MAX_SIZE (25UL << 20)
+#define MAX_RELAY_FROM 64
+
+static const char usage_text[] =
+"usage: mail-recv [--submission] [--relay-from CIDR]... [--queue DIR]\n"
+"                 [--deliver 'PROGRAM ARGS'] [--hostname NAME] [--max-size BYTES]\n"
+"                 [--max-rcpt N] [--timeout SECONDS] [--session-timeout SECONDS]\n"
+"                 [--max-errors N] [--line-limit BYTES] [--bare-newline reject|normalize]\n"
+"                 [--auth-plaintext] [--config FILE]\n"
+"Serve one SMTP session on standard input and output (tcpserver, inetd).\n"
+"  --submission         AUTH required before MAIL; senders must be the user's\n"
+"  --relay-from CIDR    clients that may relay (also: RELAYCLIENT set)\n"
+"  --queue DIR          queue directory (default queue_dir, " DEFAULT_QUEUE_DIR ")\n"
+"  --deliver 'P ARGS'   run P once per recipient instead of queueing\n"
+"                       (no shell; SENDER and RECIPIENT in the environment)\n"
+"  --hostname NAME      name in the greeting and Received: (default: host name)\n"
+"  --max-size BYTES     largest message (default max_message_size, 25 MiB)\n"
+"  --max-rcpt N         recipients per message (default 1000)\n"
+"  --timeout SECONDS    idle time before 421 (default 300)\n"
+"  --session-timeout S  whole session (default 3600)\n"
+"  --max-errors N       refused commands before 421 (default 20)\n"
+"  --line-limit BYTES   longest DATA line, CRLF excluded (default 998)\n"
+"  --bare-newline MODE  a bare CR or LF in DATA: reject (default) or normalize\n"
+"  --auth-plaintext     offer AUTH without TLS (tests, loopback)\n"
+"  --config FILE        configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
+"  -h, --help           show this help;  -V, --version  show the version\n"
+"Environment: TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, RELAYCLIENT, MAIL_CONF.\n";
+
+static __attribute__((noreturn)) void die(int code, const char *msg)
+{
+	char safe[600];
+
+	fprintf(stderr, "mail-recv: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
+	exit(code);
+}
+
+static __attribute__((noreturn)) void die_usage(const char *msg)
+{
+	fprintf(stderr, "mail-recv: %s (see mail-recv --help)\n", msg);
+	exit(EX_USAGE);
+}
+
+static unsigned long number(const char *s, unsigned long max, const char *what)
+{
+	char *end, msg[128];
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max) {
+		snprintf(msg, sizeof msg, "%s takes a number up to %lu", what, max);
+		die_usage(msg);
+	}
+	return n;
+}
+
+/* The peer's address from tcpserver, else from the socket itself. */
+static void peer(char *ip, size_t ipsz)
+{
+	const char *env = getenv("TCPREMOTEIP");
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (env != NULL && env[0] != '\0') {
+		snprintf(ip, ipsz, "%s", env);
+		return;
+	}
+	snprintf(ip, ipsz, "unknown");
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, (socklen_t)ipsz);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, (socklen_t)ipsz);
+}
+
+/* Split "prog arg arg" on blanks into a NULL-terminated argv: no shell,
+ * so nothing in it is ever interpreted. */
+static char **split_argv(char *s)
+{
+	char **v = calloc(strlen(s) / 2 + 2, sizeof *v);
+	size_t n = 0;
+
+	if (v == NULL)
+		die(EX_OSERR, "out of memory");
+	for (char *tok = strtok(s, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
+		v[n++] = tok;
+	if (n == 0)
+		die_usage("--deliver needs a program");
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	enum {
+		OPT_SUBMISSION = 256, OPT_RELAY_FROM, OPT_QUEUE, OPT_DELIVER, OPT_HOSTNAME,
+		OPT_MAX_SIZE, OPT_MAX_RCPT, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MAX_ERRORS,
+		OPT_LINE_LIMIT, OPT_BARE_NEWLINE, OPT_AUTH_PLAINTEXT, OPT_CONFIG,
+	};
+	static const struct option longopts[] = {
+		{ "submission", no_argument, NULL, OPT_SUBMISSION },
+		{ "relay-from", required_argument, NULL, OPT_RELAY_FROM },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "deliver", required_argument, NULL, OPT_DELIVER },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ "max-rcpt", required_argument, NULL, OPT_MAX_RCPT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT },
+		{ "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
+		{ "line-limit", required_argument, NULL, OPT_LINE_LIMIT },
+		{ "bare-newline", required_argument, NULL, OPT_BARE_NEWLINE },
+		{ "auth-plaintext", no_argument, NULL, OPT_AUTH_PLAINTEXT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct net n;
+	struct smtpd_config c;
+	struct resolver r;
+	struct conf conf;
+	struct err e;
+	const char *config = NULL, *relay[MAX_RELAY_FROM], *hostname = NULL, *queue = NULL,
+	           *size_arg = NULL;
+	char host[256], ip[64], *deliver = NULL, **deliver_argv = NULL;
+	unsigned long timeout = 300, max_size;
+	size_t nrelay = 0, i;
+	int ch;
+
+	memset(&c, 0, sizeof c);
+	c.max_rcpt = 1000;
+	c.max_errors = 20;
+	c.line_limit = 998;
+	c.session_timeout = 3600;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_SUBMISSION: c.submission = 1; break;
+		case OPT_RELAY_FROM:
+			if (nrelay == MAX_RELAY_FROM)
+				die_usage("too many --relay-from");
+			relay[nrelay++] = optarg;
+			break;
+		case OPT_QUEUE: queue = optarg; break;
+		case OPT_DELIVER: deliver = optarg; break;
+		case OPT_HOSTNAME: hostname = optarg; break;
+		case OPT_MAX_SIZE: size_arg = optarg; break;
+		case OPT_MAX_RCPT: c.max_rcpt = (unsigned)number(optarg, 100000, "--max-rcpt"); break;
+		case OPT_TIMEOUT: timeout = number(optarg, 86400, "--timeout"); break;
+		case OPT_SESSION_TIMEOUT:
+			c.session_timeout = (unsigned)number(optarg, 86400, "--session-timeout");
+			break;
+		case OPT_MAX_ERRORS: c.max_errors = (unsigned)number(optarg, 1000, "--max-errors"); break;
+		case OPT_LINE_LIMIT: c.line_limit = (unsigned)number(optarg, 1000000, "--line-limit"); break;
+		case OPT_BARE_NEWLINE:
+			if (strcmp(optarg, "reject") == 0)
+				c.normalize_newlines = 0;
+			else if (strcmp(optarg, "normalize") == 0)
+				c.normalize_newlines = 1;
+			else
+				die_usage("--bare-newline takes reject or normalize");
+			break;
+		case OPT_AUTH_PLAINTEXT: c.auth_plaintext = 1; break;
+		case OPT_CONFIG: config = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("mail-recv (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
+		default: die_usage("unknown option or missing argument");
+		}
+	}
+	if (optind != argc)
+		die_usage("no arguments expected");
+	if (c.max_rcpt == 0 || c.max_errors == 0 || c.line_limit < 78 || timeout == 0)
+		die_usage("limits must be positive (and --line-limit at least 78)");
+	if (conf_load(&conf, config, &e) < 0)
+		die(e.code, e.msg);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (hostname == NULL)
+		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
+	if (hostname == NULL) {
+		if (gethostname(host, sizeof host - 1) < 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = '\0';
+		hostname = host;
+	}
+	c.hostname = hostname;
+	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, DEFAULT_QUEUE_DIR);
+	if (size_arg == NULL)
+		size_arg = conf_get(&conf, CONF_MAX_MESSAGE_SIZE, NULL);
+	max_size = size_arg ? number(size_arg, 1UL << 40, "the message size limit") : DEFAULT_MAX_SIZE;
+	c.max_size = max_size;
+	if (deliver)
+		c.deliver = deliver_argv = split_argv(deliver);
+	if (conf_get_ms(&conf, CONF_AUTH_FAILURE_DELAY, 2000, &c.auth_delay_ms, &e) < 0)
+		die(e.code, e.msg);
+
+	memset(&r, 0, sizeof r);
+	r.users_file = conf_get(&conf, CONF_USERS_FILE, DEFAULT_USERS_FILE);
+	r.aliases_file = conf_get(&conf, CONF_ALIASES_FILE, DEFAULT_ALIASES_FILE);
+	r.local_domains = conf_get(&conf, CONF_LOCAL_DOMAINS, hostname);
+	{
+		static char first[256];
+		size_t k = strcspn(r.local_domains, ", \t");
+
+		snprintf(first, sizeof first, "%.*s", (int)k, r.local_domains);
+		r.domain = conf_get(&conf, CONF_DOMAIN, first);
+	}
+	r.delimiters = conf_get(&conf, CONF_RECIPIENT_DELIMITER, "+");
+	if (conf_get_bool(&conf, CONF_ALLOW_MAIL_TO_COMMANDS, 0, &r.allow_commands, &e) < 0 ||
+	    conf_get_bool(&conf, CONF_ALLOW_MAIL_TO_FILES, 0, &r.allow_files, &e) < 0)
+		die(e.code, e.msg);
+	c.resolver = &r;
+	c.users_file = r.users_file;
+	c.realm = r.domain;
+
+	peer(ip, sizeof ip);
+	c.remote_ip = ip;
+	c.remote_host = getenv("TCPREMOTEHOST");
+	c.relay_client = getenv("RELAYCLIENT") != NULL;
+	{
+		const char *from = conf_get(&conf, CONF_RELAY_FROM, NULL);
+		char *copy = from ? strdup(from) : NULL;
+
+		for (i = 0; i < nrelay && !c.relay_client; i++)
+			c.relay_client = net_cidr_match(ip, relay[i]);
+		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok && !c.relay_client;
+		     tok = strtok(NULL, ", \t"))
+			c.relay_client = net_cidr_match(ip, tok);
+		free(copy);
+	}
+	/* with --deliver too: the message waits in its tmp/ while it is handed on */
+	if (queue_init(c.queue_dir, &e) < 0)
+		die(e.code, e.msg);
+
+	net_init(&n, 0, 1, (unsigned)timeout * 1000);
+	/* how the session ended is in the log; tcpserver wants no status */
+	(void)smtpd_run(&n, &c);
+	resolver_free(&r);
+	conf_free(&conf);
+	free(deliver_argv);
+	return 0;
+}
