@@ -160,6 +160,19 @@ ssize_t net_read(struct net *n, void *buf, size_t max)
 	return (ssize_t)k;
 }
 
+ssize_t net_peek(struct net *n, const unsigned char **p)
+{
+	if (n->inpos == n->inlen && fill(n) <= 0)
+		return n->error ? -1 : 0;
+	*p = n->in + n->inpos;
+	return (ssize_t)(n->inlen - n->inpos);
+}
+
+void net_consume(struct net *n, size_t k)
+{
+	n->inpos += k;
+}
+
 size_t net_pending(struct net *n)
 {
 	size_t k = n->inlen - n->inpos;

@@ -55,6 +55,13 @@ long net_getline(struct net *n, char *line, size_t max, int *bare_cr, int *nul);
  * the end of the stream, -1 on an error or timeout. */
 ssize_t net_read(struct net *n, void *buf, size_t max);
 
+/* Point *p at the bytes received and not consumed, waiting for some when
+ * there are none. Returns their count, 0 at the end of the stream, -1 on
+ * an error or timeout. They stay unconsumed until net_consume: a reader
+ * that stops mid-buffer (the end of DATA) leaves the rest for the next. */
+ssize_t net_peek(struct net *n, const unsigned char **p);
+void net_consume(struct net *n, size_t k);
+
 /* Bytes received and not yet consumed: the client pipelined. */
 size_t net_pending(struct net *n);
 

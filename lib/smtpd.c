@@ -368,7 +368,7 @@ struct dataread {
 	char *line;
 	size_t len;
 	int cr;              /* the previous byte was a CR */
-	int bol;             /* at the start of a line */
+	int after_crlf;      /* the line began after a CRLF (or the 354) */
 	const char *bad;     /* why the message will be refused, or NULL */
 	uint64_t size;
 };
@@ -403,18 +403,18 @@ static void data_line(struct dataread *d)
  * connection failed first. */
 static int read_data(struct dataread *d)
 {
-	unsigned char buf[8192];
-	ssize_t r;
+	const unsigned char *buf;
+	ssize_t r, i;
 	unsigned limit = d->s->c->line_limit;
 
-	d->bol = 1;
+	d->after_crlf = 1;
 	for (;;) {
 		if (time(NULL) > d->s->deadline)
 			return -1;
-		r = net_read(d->s->n, buf, sizeof buf);
+		r = net_peek(d->s->n, &buf);
 		if (r <= 0)
 			return -1;
-		for (ssize_t i = 0; i < r; i++) {
+		for (i = 0; i < r; i++) {
 			unsigned char c = buf[i];
 
 			if (d->cr && c != '\n') {
@@ -433,14 +433,19 @@ static int read_data(struct dataread *d)
 				int crlf = d->cr;
 
 				d->cr = 0;
-				if (crlf && d->len == 1 && d->line[0] == '.')
-					return 0;   /* CRLF "." CRLF: the only end of data */
+				if (crlf && d->after_crlf && d->len == 1 && d->line[0] == '.') {
+					/* CRLF "." CRLF: the only end of data; what follows
+					 * is the next command, left in the buffer */
+					net_consume(d->s->n, (size_t)i + 1);
+					return 0;
+				}
 				if (!crlf && !d->s->c->normalize_newlines)
 					data_flag(d, "554 5.6.0 Message contains a bare LF (RFC 5321 2.3.8)");
-				if (!crlf && d->len == 1 && d->line[0] == '.') {
-					/* "." ended by a bare LF: kept as text, not an end */
+				if (d->len == 1 && d->line[0] == '.') {
+					/* a "." line next to a bare LF: text, not an end */
 					d->line[d->len++] = '.';
 				}
+				d->after_crlf = crlf;
 				data_line(d);
 				continue;
 			}
@@ -452,6 +457,7 @@ static int read_data(struct dataread *d)
 			}
 			d->line[d->len++] = (char)c;
 		}
+		net_consume(d->s->n, (size_t)r);
 	}
 }
 
@@ -840,6 +846,7 @@ int smtpd_run(struct net *n, struct smtpd_config *c)
 		len = net_getline(n, line, AUTH_LINE_MAX, &bare_cr, &nul);
 		if (len == -1) {
 			if (n->error == ETIMEDOUT) {
+				n->error = 0;   /* the line is still there for the goodbye */
 				reply(&s, "421 4.4.2 Timeout, closing the connection");
 				log_line(&s, "error=timeout");
 			}

@@ -12,7 +12,8 @@ MAIL_STORE=$top_builddir/mail-store
 MAIL_USER=$top_builddir/mail-user
 unset MAIL_CONF SENDER RECIPIENT
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mail-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+servers=
+trap 'for _p in $servers; do kill "$_p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 tap_n=0
 tap_failed=0
 
@@ -79,6 +80,31 @@ use_mail_conf() {
 }
 
 mu() { "$MAIL_USER" "$@"; }
+
+# start_tcpserver COMMAND...: serve COMMAND with tcpserver on a free
+# loopback port, as a real installation does; sets $port. Its stderr (the
+# server's log) goes to $tmp/server.log. Stopped when the test exits.
+start_tcpserver() {
+	port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	tcpserver -q -H -R -c 20 127.0.0.1 "$port" "$@" 2>>"$tmp/server.log" &
+	servers="$servers $!"
+	"$PYTHON3" - "$port" <<'PY'
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+}
+
+# stop_tcpserver: stop the servers started so far
+stop_tcpserver() {
+	for _p in $servers; do kill "$_p" 2>/dev/null; wait "$_p" 2>/dev/null; done
+	servers=
+}
 
 mailcheck() {
 	"$PYTHON3" "$top_srcdir/tests/mailcheck.py" "$@"
