@@ -202,10 +202,8 @@ int file_read_all(const char *path, size_t max, char **data, size_t *len,
 			char *nb;
 
 			cap = cap ? 2 * cap : 4 * IO_BUFSIZE;
-			if (cap > max + IO_BUFSIZE || (nb = realloc(buf, cap)) == NULL) {
-				errno = EFBIG;
-				goto fail;
-			}
+			if ((nb = realloc(buf, cap)) == NULL)
+				goto fail;   /* the size check after each read bounds cap */
 			buf = nb;
 		}
 		r = io_read(fd, buf + *len, cap - *len);

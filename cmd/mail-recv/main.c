@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "net.h"
 #include "queue.h"
 #include "smtpd.h"
+#include "tls.h"
 
 #define DEFAULT_QUEUE_DIR LOCALSTATEDIR "/spool/mail-toolkit"
 #define DEFAULT_USERS_FILE SYSCONFDIR "/mail/users"
@@ -39,7 +41,7 @@ static const char usage_text[] =
 "                 [--deliver 'PROGRAM ARGS'] [--hostname NAME] [--max-size BYTES]\n"
 "                 [--max-rcpt N] [--timeout SECONDS] [--session-timeout SECONDS]\n"
 "                 [--max-errors N] [--line-limit BYTES] [--bare-newline reject|normalize]\n"
-"                 [--auth-plaintext] [--config FILE]\n"
+"                 [--auth-plaintext] [--cert FILE --key FILE] [--tls] [--config FILE]\n"
 "Serve one SMTP session on standard input and output (tcpserver, inetd).\n"
 "  --submission         AUTH required before MAIL; senders must be the user's\n"
 "  --relay-from CIDR    clients that may relay (also: RELAYCLIENT set)\n"
@@ -55,6 +57,9 @@ static const char usage_text[] =
 "  --line-limit BYTES   longest DATA line, CRLF excluded (default 998)\n"
 "  --bare-newline MODE  a bare CR or LF in DATA: reject (default) or normalize\n"
 "  --auth-plaintext     offer AUTH without TLS (tests, loopback)\n"
+"  --cert FILE          TLS certificate chain, PEM (default tls_cert): STARTTLS\n"
+"  --key FILE           its private key, PEM (default tls_key)\n"
+"  --tls                TLS from the first byte (port 465, RFC 8314)\n"
 "  --config FILE        configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
 "  -h, --help           show this help;  -V, --version  show the version\n"
 "Environment: TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, RELAYCLIENT, MAIL_CONF.\n";
@@ -123,12 +128,25 @@ static char **split_argv(char *s)
 	return v;
 }
 
+/* smtpd's STARTTLS hook: the handshake, with its failure logged. */
+static int starttls(void *ctx, struct net *n, char *info, size_t infosz)
+{
+	struct err e;
+
+	if (tls_server_handshake(ctx, n, info, infosz, &e) < 0) {
+		fprintf(stderr, "mail-recv: tls=failed error=\"%s\"\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
 		OPT_SUBMISSION = 256, OPT_RELAY_FROM, OPT_QUEUE, OPT_DELIVER, OPT_HOSTNAME,
 		OPT_MAX_SIZE, OPT_MAX_RCPT, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MAX_ERRORS,
-		OPT_LINE_LIMIT, OPT_BARE_NEWLINE, OPT_AUTH_PLAINTEXT, OPT_CONFIG,
+		OPT_LINE_LIMIT, OPT_BARE_NEWLINE, OPT_AUTH_PLAINTEXT, OPT_CONFIG, OPT_CERT, OPT_KEY,
+		OPT_TLS,
 	};
 	static const struct option longopts[] = {
 		{ "submission", no_argument, NULL, OPT_SUBMISSION },
@@ -145,6 +163,9 @@ int main(int argc, char **argv)
 		{ "bare-newline", required_argument, NULL, OPT_BARE_NEWLINE },
 		{ "auth-plaintext", no_argument, NULL, OPT_AUTH_PLAINTEXT },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "tls", no_argument, NULL, OPT_TLS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -155,7 +176,9 @@ int main(int argc, char **argv)
 	struct conf conf;
 	struct err e;
 	const char *config = NULL, *relay[MAX_RELAY_FROM], *hostname = NULL, *queue = NULL,
-	           *size_arg = NULL;
+	           *size_arg = NULL, *cert = NULL, *key = NULL;
+	struct tls_server *tls = NULL;
+	int implicit_tls = 0;
 	char host[256], ip[64], *deliver = NULL, **deliver_argv = NULL;
 	unsigned long timeout = 300, max_size;
 	size_t nrelay = 0, i;
@@ -196,6 +219,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_AUTH_PLAINTEXT: c.auth_plaintext = 1; break;
 		case OPT_CONFIG: config = optarg; break;
+		case OPT_CERT: cert = optarg; break;
+		case OPT_KEY: key = optarg; break;
+		case OPT_TLS: implicit_tls = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mail-recv (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
 		default: die_usage("unknown option or missing argument");
@@ -266,9 +292,35 @@ int main(int argc, char **argv)
 	if (queue_init(c.queue_dir, &e) < 0)
 		die(e.code, e.msg);
 
+	if (cert == NULL)
+		cert = conf_get(&conf, CONF_TLS_CERT, NULL);
+	if (key == NULL)
+		key = conf_get(&conf, CONF_TLS_KEY, cert);
+	if (implicit_tls && cert == NULL)
+		die_usage("--tls needs a certificate (--cert or tls_cert)");
+	if (cert != NULL) {
+		/* GnuTLS starts only here, when a certificate is configured */
+		char ticket[PATH_MAX];
+
+		snprintf(ticket, sizeof ticket, "%s/tls-ticket.key", c.queue_dir);
+		if (tls_server_new(&tls, cert, key, ticket, &e) < 0)
+			die(e.code, e.msg);
+		c.starttls = starttls;
+		c.tls_ctx = tls;
+	}
+
 	net_init(&n, 0, 1, (unsigned)timeout * 1000);
+	if (implicit_tls) {
+		if (tls_server_handshake(tls, &n, c.tls_info, sizeof c.tls_info, &e) < 0) {
+			fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
+			tls_close(tls);
+			return 0;
+		}
+		c.tls_active = 1;
+	}
 	/* how the session ended is in the log; tcpserver wants no status */
 	(void)smtpd_run(&n, &c);
+	tls_close(tls);
 	resolver_free(&r);
 	conf_free(&conf);
 	free(deliver_argv);
