@@ -150,6 +150,16 @@ count_files() {
 }
 
 done_testing() {
+	if [ -f "$tmp/server.log" ]; then
+		# servers run under tcpserver: their crashes and sanitizer reports
+		# land in the log, not in an exit status anyone sees
+		if grep -q -e 'AddressSanitizer' -e 'runtime error:' -e 'LeakSanitizer' "$tmp/server.log"; then
+			ok 1 "no sanitizer report in the server log"
+			grep -A20 -e 'AddressSanitizer' -e 'runtime error:' -e 'LeakSanitizer' "$tmp/server.log" | sed 's/^/#   /' | head -60
+		else
+			ok 0 "no sanitizer report in the server log"
+		fi
+	fi
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
 }

@@ -310,16 +310,13 @@ int main(int argc, char **argv)
 	}
 
 	net_init(&n, 0, 1, (unsigned)timeout * 1000);
-	if (implicit_tls) {
-		if (tls_server_handshake(tls, &n, c.tls_info, sizeof c.tls_info, &e) < 0) {
-			fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
-			tls_close(tls);
-			return 0;
-		}
-		c.tls_active = 1;
+	if (implicit_tls && tls_server_handshake(tls, &n, c.tls_info, sizeof c.tls_info, &e) < 0) {
+		fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
+	} else {
+		c.tls_active = implicit_tls;
+		/* how the session ended is in the log; tcpserver wants no status */
+		(void)smtpd_run(&n, &c);
 	}
-	/* how the session ended is in the log; tcpserver wants no status */
-	(void)smtpd_run(&n, &c);
 	tls_close(tls);
 	resolver_free(&r);
 	conf_free(&conf);
