@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -50,10 +51,17 @@ void net_set_transport(struct net *n, const struct net_transport *t)
 static int wait_for(struct net *n, int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
+	long ms = (long)n->timeout_ms;
 	int r;
 
+	if (n->deadline) {
+		long left = (long)(n->deadline - time(NULL)) * 1000;
+
+		if (left < ms)
+			ms = left > 0 ? left : 0;
+	}
 	do
-		r = poll(&p, 1, (int)n->timeout_ms);
+		r = poll(&p, 1, (int)ms);
 	while (r < 0 && errno == EINTR);
 	if (r == 0) {
 		n->error = ETIMEDOUT;
@@ -73,6 +81,10 @@ static ssize_t fill(struct net *n)
 
 	if (n->eof || n->error)
 		return n->error ? -1 : 0;
+	if (n->deadline && time(NULL) >= n->deadline) {
+		n->error = ETIMEDOUT;
+		return -1;
+	}
 	if (n->inpos > 0) {
 		memmove(n->in, n->in + n->inpos, n->inlen - n->inpos);
 		n->inlen -= n->inpos;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define NET_BUFSIZE 16384
 
@@ -28,6 +29,7 @@ struct net_transport {
 struct net {
 	int rfd, wfd;
 	unsigned timeout_ms;            /* for each wait on the peer */
+	time_t deadline;                /* for the whole connection; 0: none */
 	struct net_transport t;
 	int eof;                        /* the peer closed its side */
 	int error;                      /* first errno (ETIMEDOUT on a timeout) */
@@ -37,7 +39,11 @@ struct net {
 	unsigned char out[NET_BUFSIZE];
 };
 
-/* Ready n on rfd and wfd, made non-blocking, with plain reads and writes. */
+/* Ready n on rfd and wfd, made non-blocking, with plain reads and writes.
+ * Every wait ends after timeout_ms, and every read fails once n->deadline
+ * (set it to bound the whole connection) has passed: a client that
+ * trickles one byte at a time cannot hold the connection forever. Both
+ * fail with n->error = ETIMEDOUT. */
 void net_init(struct net *n, int rfd, int wfd, unsigned timeout_ms);
 
 /* Use transport t from now on (after a TLS handshake). */

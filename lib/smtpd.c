@@ -124,6 +124,19 @@ static void reset(struct session *s)
 	s->nrcpt = 0;
 }
 
+/* The connection timed out (idle, or the whole session): say so. */
+static void timed_out(struct session *s, const char *where)
+{
+	int session = time(NULL) >= s->deadline;
+
+	s->n->error = 0;   /* the line is still there for the goodbye */
+	s->n->deadline = 0;
+	reply(s, session ? "421 4.4.2 Session too long, closing the connection" :
+	      "421 4.4.2 Timeout, closing the connection");
+	net_flush(s->n);
+	log_line(s, "error=%s%s", session ? "session-timeout" : "timeout", where);
+}
+
 /* ---- commands ---- */
 
 static int cmd_ehlo(struct session *s, const char *arg, int extended)
@@ -409,8 +422,6 @@ static int read_data(struct dataread *d)
 
 	d->after_crlf = 1;
 	for (;;) {
-		if (time(NULL) > d->s->deadline)
-			return -1;
 		r = net_peek(d->s->n, &buf);
 		if (r <= 0)
 			return -1;
@@ -613,12 +624,25 @@ static int cmd_data(struct session *s)
 	if (read_data(&d) < 0) {
 		free(line);
 		queue_abort(&q);
-		log_line(s, "from=<%s> error=\"connection lost in DATA\"", s->sender);
+		if (s->n->error == ETIMEDOUT)
+			timed_out(s, " in=DATA");
+		else
+			log_line(s, "from=<%s> error=\"connection lost in DATA\"", s->sender);
 		return -1;
 	}
 	free(line);
 	finish_message(s, &q, d.bad, d.size);
 	return 0;
+}
+
+/* The client went away or timed out inside a BDAT chunk. */
+static int bdat_lost(struct session *s)
+{
+	if (s->n->error == ETIMEDOUT)
+		timed_out(s, " in=BDAT");
+	else
+		log_line(s, "from=<%s> error=\"connection lost in BDAT\"", s->sender);
+	return -1;
 }
 
 /* BDAT size [LAST] (RFC 3030): exactly size bytes follow the command. */
@@ -647,7 +671,7 @@ static int cmd_bdat(struct session *s, const char *arg)
 			ssize_t r = net_read(s->n, buf, left < sizeof buf ? (size_t)left : sizeof buf);
 
 			if (r <= 0)
-				return -1;
+				return bdat_lost(s);
 			left -= (uint64_t)r;
 		}
 		return refuse(s, s->mail ? "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL command", "BDAT");
@@ -666,7 +690,7 @@ static int cmd_bdat(struct session *s, const char *arg)
 		ssize_t r = net_read(s->n, buf, left < sizeof buf ? (size_t)left : sizeof buf);
 
 		if (r <= 0)
-			return -1;
+			return bdat_lost(s);
 		left -= (uint64_t)r;
 		s->bdat_size += (uint64_t)r;
 		if (s->bdat_size > s->c->max_size && !s->bdat_bad) {
@@ -763,6 +787,8 @@ static int cmd_auth(struct session *s, const char *arg)
 		n = net_getline(s->n, line, AUTH_LINE_MAX, NULL, NULL);
 		if (n == -1) {
 			auth_end(&a);
+			if (s->n->error == ETIMEDOUT)
+				timed_out(s, " in=AUTH");
 			return -1;
 		}
 		if (n == -2 || strcmp(line, "*") == 0) {
@@ -832,6 +858,7 @@ int smtpd_run(struct net *n, struct smtpd_config *c)
 	s.n = n;
 	s.c = c;
 	s.deadline = time(NULL) + (time_t)c->session_timeout;
+	n->deadline = s.deadline;
 	net_printf(n, "220 %s ESMTP mail-toolkit\r\n", c->hostname);
 	net_flush(n);
 	while (!quit) {
@@ -839,17 +866,10 @@ int smtpd_run(struct net *n, struct smtpd_config *c)
 		long len;
 		char *arg;
 
-		if (time(NULL) > s.deadline) {
-			reply(&s, "421 4.4.2 Session too long, closing the connection");
-			break;
-		}
 		len = net_getline(n, line, AUTH_LINE_MAX, &bare_cr, &nul);
 		if (len == -1) {
-			if (n->error == ETIMEDOUT) {
-				n->error = 0;   /* the line is still there for the goodbye */
-				reply(&s, "421 4.4.2 Timeout, closing the connection");
-				log_line(&s, "error=timeout");
-			}
+			if (n->error == ETIMEDOUT)
+				timed_out(&s, "");
 			break;
 		}
 		/* RFC 4954 4: an AUTH line may be 12288 octets, others 512 */
