@@ -122,6 +122,16 @@ except smtplib.SMTPAuthenticationError as e:
     print(e.smtp_code, e.smtp_error.decode())")
 is "$out" "535 5.7.8 Authentication credentials invalid" "a wrong password: 535 5.7.8"
 grep -q 'auth=PLAIN failed="wrong password for bob@example.org"' "$tmp/server.log"; ok $? "... logged with the reason"
+# SCRAM-SHA-256 with a real client: GNU SASL's gsasl speaks SMTP itself and
+# checks the server's signature ("server trusted")
+echo pw | mu passwd bob@example.org
+out=$(gsasl --smtp --connect "127.0.0.1:$port" --no-starttls --no-cb -m SCRAM-SHA-256 \
+	-a bob@example.org -p pw -d </dev/null 2>&1)
+printf '%s\n' "$out" | grep -q '^235 2.7.0'; ok $? "gsasl: AUTH SCRAM-SHA-256 over SMTP"
+printf '%s\n' "$out" | grep -q 'server trusted'; ok $? "... and gsasl verified the server signature"
+out=$(gsasl --smtp --connect "127.0.0.1:$port" --no-starttls --no-cb -m SCRAM-SHA-256 \
+	-a bob@example.org -p wrong -d </dev/null 2>&1)
+printf '%s\n' "$out" | grep -q '^535 5.7.8'; ok $? "gsasl: a wrong SCRAM password gets 535"
 stop_tcpserver
 
 # ---- relay rights ----
