@@ -830,6 +830,11 @@ static int cmd_starttls(struct session *s, const char *arg)
 		return refuse(s, "502 5.5.1 STARTTLS not available", "STARTTLS");
 	if (arg[0] != '\0')
 		return refuse(s, "501 5.5.4 Syntax: STARTTLS", "STARTTLS");
+	if (s->c->tls_prepare(s->c->tls_ctx) < 0) {
+		/* RFC 3207 4: the session goes on in plaintext */
+		reply(s, "454 4.7.0 TLS not available due to a temporary reason");
+		return 0;
+	}
 	/* CVE-2011-0411: what came with STARTTLS in plaintext is thrown away */
 	if (net_discard(s->n) > 0)
 		log_line(s, "starttls=\"pipelined plaintext discarded\"");

@@ -36,7 +36,10 @@ struct smtpd_config {
 	int auth_plaintext;           /* offer AUTH without TLS */
 	const char *remote_ip;
 	const char *remote_host;      /* reverse DNS as tcpserver found it, or NULL */
-	/* TLS, provided by lib/tls.c through main (NULL: no STARTTLS). */
+	/* TLS, provided by lib/tls.c through main (NULL: no STARTTLS):
+	 * tls_prepare loads what TLS needs (before the 220), starttls runs
+	 * the handshake. Each returns 0, or -1 having logged why. */
+	int (*tls_prepare)(void *ctx);
 	int (*starttls)(void *ctx, struct net *n, char *info, size_t infosz);
 	void *tls_ctx;
 	int tls_active;               /* implicit TLS (--tls): on from the start */

@@ -13,13 +13,19 @@
 
 struct tls_server;
 
-/* Load cert and key (PEM) and the ticket key in ticket_file (created with
- * a random key, mode 0600, when missing; NULL: tickets off). Returns 0,
- * or -1 with e set (EX_CONFIG for unusable files, EX_TEMPFAIL). */
+/* A server context for cert and key (PEM files, checked readable now)
+ * and the ticket key in ticket_file (created with a random key, mode
+ * 0600, when missing; NULL: tickets off). Nothing is loaded yet. Returns
+ * 0, or -1 with e set (EX_CONFIG for unreadable files). */
 int tls_server_new(struct tls_server **t, const char *cert, const char *key,
                    const char *ticket_file, struct err *e);
 
-/* Handshake on n as the server, within n's timeout for each wait; on
+/* Load GnuTLS, the certificate, key and ticket key, once. Returns 0, or
+ * -1 with e set (EX_CONFIG for an unusable certificate or key,
+ * EX_UNAVAILABLE when GnuTLS cannot be loaded, EX_TEMPFAIL). */
+int tls_server_prepare(struct tls_server *t, struct err *e);
+
+/* Handshake on n as the server (preparing t first when needed), within n's timeout for each wait; on
  * success n reads and writes through TLS and info holds a description of
  * the session ("TLS1.3 ..."). Returns 0, or -1 with e set. */
 int tls_server_handshake(struct tls_server *t, struct net *n, char *info, size_t infosz,

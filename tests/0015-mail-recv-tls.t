@@ -61,7 +61,9 @@ print(t.recv(512).decode().strip())")
 is "$out" "221 2.0.0 Bye" "the injected command is not answered inside TLS"
 grep -q 'pipelined plaintext discarded' "$tmp/server.log"; ok $? "... it is logged as discarded"
 
-out=$(printf 'EHLO c\r\nQUIT\r\n' | gnutls-cli --insecure --starttls-proto=smtp -p "$port" 127.0.0.1 2>/dev/null)
+# stdin stays open until the replies are in: gnutls-cli stops reading the
+# server once its stdin ends
+out=$({ printf 'EHLO c\r\n'; sleep 1; printf 'QUIT\r\n'; sleep 1; } | gnutls-cli --insecure --starttls-proto=smtp -p "$port" 127.0.0.1 2>/dev/null)
 printf '%s\n' "$out" | grep -q '^221 2.0.0'; ok $? "gnutls-cli --starttls-proto=smtp"
 stop_tcpserver
 
@@ -92,6 +94,45 @@ start_tcpserver "$MAIL_RECV" --hostname mx.example.org --cert "$tmp/nocert.pem" 
 out=$(printf 'QUIT\r\n' | "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port")
 is "$out" "" "an unreadable certificate: no session at all"
 grep -q "mail-recv: certificate $tmp/nocert.pem" "$tmp/server.log"; ok $? "... and one line saying why"
+stop_tcpserver
+
+# GnuTLS is loaded only when a client asks for TLS: a plaintext session
+# never maps it (it costs about 2 ms per process start)
+start_tcpserver "$MAIL_RECV" --cert "$tmp/cert.pem" --key "$tmp/key.pem"
+out=$(py "
+import os
+s = socket.create_connection(('127.0.0.1', port), 10)
+f = s.makefile('rb')
+f.readline()
+def mapped():
+    # the mail-recv processes (not tcpserver), by their executable
+    found = False
+    for p in os.listdir('/proc'):
+        try:
+            if p.isdigit() and os.path.realpath('/proc/%s/exe' % p) == os.path.realpath('$MAIL_RECV'):
+                found = found or 'libgnutls' in open('/proc/%s/maps' % p).read()
+        except OSError:
+            pass
+    return found
+before = mapped()
+s.sendall(b'EHLO c\r\nSTARTTLS\r\n')
+while not f.readline().startswith(b'220'):
+    pass
+t = ctx.wrap_socket(s)
+after = mapped()
+t.sendall(b'QUIT\r\n')
+t.recv(100)
+print(before, after)")
+is "$out" "False True" "libgnutls is mapped only after STARTTLS"
+stop_tcpserver
+
+# a certificate that cannot be used: STARTTLS says 454 and plaintext goes on
+echo "not a certificate" >"$tmp/junk.pem"
+start_tcpserver "$MAIL_RECV" --cert "$tmp/junk.pem" --key "$tmp/key.pem"
+out=$(printf 'EHLO c\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n' | "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port")
+printf '%s\n' "$out" | grep -q '^454 4.7.0'; ok $? "an unusable certificate: 454 4.7.0 to STARTTLS"
+is "$(printf '%s\n' "$out" | tail -2 | tr '\n' ' ')" "250 2.0.0 Ok 221 2.0.0 Bye " "... and the session goes on in plaintext"
+grep -q 'tls=unavailable error="certificate' "$tmp/server.log"; ok $? "... with the reason logged"
 stop_tcpserver
 
 done_testing

@@ -145,7 +145,9 @@ client_ok "curl smtps:// with --user" \
 	curl -sS --max-time 10 -k --url "smtps://127.0.0.1:$port" --user bob@example.org:pw \
 	--mail-from bob@example.org --mail-rcpt x@elsewhere.test --upload-file "$tmp/curl3.eml"
 is "$(landed 'curl smtps')" 1 "... queued"
-out=$(printf 'EHLO c\r\nQUIT\r\n' | gnutls-cli --insecure -p "$port" 127.0.0.1 2>/dev/null | tr -d '\r')
+# stdin stays open until the replies are in: gnutls-cli stops reading the
+# server once its stdin ends
+out=$({ printf 'EHLO c\r\n'; sleep 1; printf 'QUIT\r\n'; sleep 1; } | gnutls-cli --insecure -p "$port" 127.0.0.1 2>/dev/null | tr -d '\r')
 printf '%s\n' "$out" | grep -q '^250-AUTH PLAIN LOGIN'; ok $? "gnutls-cli on --tls: AUTH offered at once"
 is "$(printf '%s\n' "$out" | grep -c STARTTLS)" 0 "... STARTTLS not offered inside TLS"
 printf '%s\n' "$out" | grep -q '^221 2.0.0'; ok $? "... QUIT: 221"

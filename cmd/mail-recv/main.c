@@ -128,7 +128,18 @@ static char **split_argv(char *s)
 	return v;
 }
 
-/* smtpd's STARTTLS hook: the handshake, with its failure logged. */
+/* smtpd's TLS hooks: loading and the handshake, with failures logged. */
+static int tls_prepare(void *ctx)
+{
+	struct err e;
+
+	if (tls_server_prepare(ctx, &e) < 0) {
+		fprintf(stderr, "mail-recv: tls=unavailable error=\"%s\"\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int starttls(void *ctx, struct net *n, char *info, size_t infosz)
 {
 	struct err e;
@@ -299,12 +310,13 @@ int main(int argc, char **argv)
 	if (implicit_tls && cert == NULL)
 		die_usage("--tls needs a certificate (--cert or tls_cert)");
 	if (cert != NULL) {
-		/* GnuTLS starts only here, when a certificate is configured */
+		/* GnuTLS is loaded only when a client asks for TLS */
 		char ticket[PATH_MAX];
 
 		snprintf(ticket, sizeof ticket, "%s/tls-ticket.key", c.queue_dir);
 		if (tls_server_new(&tls, cert, key, ticket, &e) < 0)
 			die(e.code, e.msg);
+		c.tls_prepare = tls_prepare;
 		c.starttls = starttls;
 		c.tls_ctx = tls;
 	}
