@@ -289,6 +289,17 @@ static int ip16(const char *ip, unsigned char out[16], int *v4)
 	return 0;
 }
 
+int net_cidr_valid(const char *cidr)
+{
+	char net[64];
+	const char *slash = strchr(cidr, '/');
+
+	if (snprintf(net, sizeof net, "%.*s", (int)(slash ? slash - cidr : (long)strlen(cidr)), cidr)
+	    >= (int)sizeof net)
+		return 0;
+	return net_cidr_match(net, cidr);   /* a network contains its own address */
+}
+
 int net_cidr_match(const char *ip, const char *cidr)
 {
 	unsigned char a[16], b[16];

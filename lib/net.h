@@ -86,4 +86,7 @@ int net_flush(struct net *n);
  * "2001:db8::/32", or a single address)? 0 for no or for malformed input. */
 int net_cidr_match(const char *ip, const char *cidr);
 
+/* Is cidr well-formed (an address, or an address and a prefix length)? */
+int net_cidr_valid(const char *cidr);
+
 #endif

@@ -38,6 +38,7 @@ struct session {
 	int ehlo;                      /* 0 none, 1 HELO, 2 EHLO */
 	char helo[256];
 	char auth_user[ADDR_MAX + 1];
+	unsigned auth_failures;        /* the delay doubles with each */
 	unsigned errors;
 	const char *cmdline;           /* the command being served, for the log */
 	/* the transaction */
@@ -255,6 +256,31 @@ static int cmd_mail(struct session *s, const char *arg)
 	return 0;
 }
 
+/* RFC 3461 4.1: NEVER, or a list of SUCCESS, FAILURE and DELAY. */
+static int notify_valid(const char *v)
+{
+	char copy[64], *tok, *save;
+
+	if (strcasecmp(v, "NEVER") == 0)
+		return 1;
+	if (snprintf(copy, sizeof copy, "%s", v) >= (int)sizeof copy)
+		return 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strcasecmp(tok, "SUCCESS") != 0 && strcasecmp(tok, "FAILURE") != 0 &&
+		    strcasecmp(tok, "DELAY") != 0)
+			return 0;
+	return v[0] != ',' && v[strlen(v) - 1] != ',' && strstr(v, ",,") == NULL;
+}
+
+/* RFC 3461 4.2: addr-type ";" xtext. */
+static int orcpt_valid(const char *v)
+{
+	const char *semi = strchr(v, ';');
+	char out[512];
+
+	return semi != NULL && semi > v && smtp_xtext_decode(semi + 1, out, sizeof out) == 0;
+}
+
 static int cmd_rcpt(struct session *s, const char *arg)
 {
 	struct smtp_param p[SMTP_PARAMS_MAX];
@@ -267,15 +293,22 @@ static int cmd_rcpt(struct session *s, const char *arg)
 	if (strncasecmp(arg, "TO:", 3) != 0)
 		return refuse(s, "501 5.5.4 Syntax: RCPT TO:<address>", "RCPT");
 	memset(&r, 0, sizeof r);
-	if (smtp_parse_path(arg + 3, 0, s->smtputf8, r.address, &params, &why) < 0)
+	if (strncasecmp(arg + 3 + strspn(arg + 3, " "), "<postmaster>", 12) == 0) {
+		/* RFC 5321 4.5.1: <Postmaster> without a domain must work */
+		snprintf(r.address, sizeof r.address, "postmaster@%s", s->c->resolver->domain);
+		params = arg + 3 + strspn(arg + 3, " ") + 12;
+		while (*params == ' ')
+			params++;
+	} else if (smtp_parse_path(arg + 3, 0, s->smtputf8, r.address, &params, &why) < 0)
 		return refuse(s, why, "RCPT");
 	np = smtp_parse_params(params, p, SMTP_PARAMS_MAX, &why);
 	if (np < 0)
 		return refuse(s, why, "RCPT");
 	for (i = 0; i < np; i++) {
-		if (strcmp(p[i].keyword, "NOTIFY") == 0 && p[i].has_value && strlen(p[i].value) < sizeof r.notify)
+		if (strcmp(p[i].keyword, "NOTIFY") == 0 && p[i].has_value &&
+		    notify_valid(p[i].value) && strlen(p[i].value) < sizeof r.notify)
 			snprintf(r.notify, sizeof r.notify, "%s", p[i].value);
-		else if (strcmp(p[i].keyword, "ORCPT") == 0 && p[i].has_value)
+		else if (strcmp(p[i].keyword, "ORCPT") == 0 && p[i].has_value && orcpt_valid(p[i].value))
 			snprintf(r.orcpt, sizeof r.orcpt, "%s", p[i].value);
 		else
 			return refuse(s, "555 5.5.4 Unsupported parameter", "RCPT");
@@ -291,7 +324,8 @@ static int cmd_rcpt(struct session *s, const char *arg)
 		size_t nt;
 
 		if (resolve(s->c->resolver, r.address, &t, &nt, &e) < 0) {
-			if (e.code == EX_NOUSER)
+			/* EX_DATAERR: an address no account can have (a quoted local part) */
+			if (e.code == EX_NOUSER || e.code == EX_DATAERR)
 				return refuse(s, "550 5.1.1 No such user here", "RCPT");
 			log_line(s, "to=<%s> error=\"%s\"", r.address, e.msg);
 			reply(s, "451 4.3.0 Temporary lookup failure, try again later");
@@ -462,7 +496,8 @@ static int read_data(struct dataread *d)
 			}
 			if (c == '\0')
 				data_flag(d, "554 5.6.0 Message contains a NUL byte");
-			if (d->len >= limit) {
+			/* the limit is on the line as sent, less a transparency dot */
+			if (d->len >= limit + (d->len > 0 && d->line[0] == '.')) {
 				data_flag(d, "554 5.6.0 Message has a line longer than the limit (RFC 5321 4.5.3.1.6)");
 				continue;
 			}
@@ -508,11 +543,18 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 	snprintf(env_rcpt, sizeof env_rcpt, "RECIPIENT=%s", s->rcpt[0].address);
 	pid = fork();
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
 		dup2(fd, 0);
+		/* its stdout must never reach the SMTP client */
+		dup2(null >= 0 ? null : errpipe[1], 1);
 		dup2(errpipe[1], 2);
 		putenv(env_sender);
 		putenv(env_rcpt);
 		signal(SIGPIPE, SIG_DFL);
+		/* bounded by what is left of the session: SIGALRM ends it, and a
+		 * signal is a temporary failure */
+		alarm((unsigned)(s->deadline > time(NULL) ? s->deadline - time(NULL) : 1));
 		execvp(s->c->deliver[0], s->c->deliver);
 		fprintf(stderr, "cannot run %s: %s\n", s->c->deliver[0], strerror(errno));
 		_exit(EX_TEMPFAIL);
@@ -542,6 +584,10 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 		char safe[400];
 
 		err_escape(safe, sizeof safe, why, strlen(why));
+		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			log_line(s, "deliver=%s status=%d%s reason=\"%s\"", s->c->deliver[0],
+			         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			         WIFEXITED(status) ? "" : " (signal)", safe);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			snprintf(out, outsz, "250 2.0.0 Ok: delivered");
 		else if (is_permanent(status))
@@ -732,9 +778,13 @@ static int cmd_bdat(struct session *s, const char *arg)
 		reply(s, ok);
 		return 0;
 	}
-	if (s->bdat_cr && !s->bdat_bad && !s->c->normalize_newlines) {
-		s->bdat_bad = 1;
-		s->bdat_why = "554 5.6.0 Message contains a bare CR (RFC 5321 2.3.8)";
+	if (s->bdat_cr && !s->bdat_bad) {
+		if (s->c->normalize_newlines) {
+			queue_write(&s->q, "\r", 1);   /* a last bare CR is data too */
+		} else {
+			s->bdat_bad = 1;
+			s->bdat_why = "554 5.6.0 Message contains a bare CR (RFC 5321 2.3.8)";
+		}
 	}
 	s->bdat = 0;   /* finish_message owns the queue file from here */
 	finish_message(s, &s->q, s->bdat_bad ? s->bdat_why : NULL, s->bdat_size);
@@ -768,6 +818,7 @@ static int cmd_auth(struct session *s, const char *arg)
 	while (*initial == ' ')
 		initial++;
 	auth_init(&a, s->c->users_file, s->c->realm, s->c->auth_delay_ms);
+	a.failures = s->auth_failures;
 	auth_start(&a, auth_mech_named(mech));
 	if (a.mech == AUTH_NONE)
 		return refuse(s, "504 5.5.4 Unrecognized authentication type", "AUTH");
@@ -806,6 +857,7 @@ static int cmd_auth(struct session *s, const char *arg)
 		have = 1;
 	}
 	explicit_bzero(in, sizeof in);
+	s->auth_failures = a.failures;
 	if (st == AUTH_OK) {
 		snprintf(s->auth_user, sizeof s->auth_user, "%s", a.user);
 		auth_end(&a);
@@ -830,11 +882,8 @@ static int cmd_starttls(struct session *s, const char *arg)
 		return refuse(s, "502 5.5.1 STARTTLS not available", "STARTTLS");
 	if (arg[0] != '\0')
 		return refuse(s, "501 5.5.4 Syntax: STARTTLS", "STARTTLS");
-	if (s->c->tls_prepare(s->c->tls_ctx) < 0) {
-		/* RFC 3207 4: the session goes on in plaintext */
-		reply(s, "454 4.7.0 TLS not available due to a temporary reason");
-		return 0;
-	}
+	if (s->c->tls_prepare(s->c->tls_ctx) < 0)   /* RFC 3207 4: plaintext goes on */
+		return refuse(s, "454 4.7.0 TLS not available due to a temporary reason", "STARTTLS");
 	/* CVE-2011-0411: what came with STARTTLS in plaintext is thrown away */
 	if (net_discard(s->n) > 0)
 		log_line(s, "starttls=\"pipelined plaintext discarded\"");
@@ -850,6 +899,7 @@ static int cmd_starttls(struct session *s, const char *arg)
 	reset(s);
 	s->ehlo = 0;
 	s->helo[0] = '\0';
+	s->auth_user[0] = '\0';
 	return 0;
 }
 

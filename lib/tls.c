@@ -98,8 +98,10 @@ static int load(struct err *e)
 	G.lib = lib;
 	rc = G.global_init();
 	if (rc < 0) {
+		err_set(e, EX_SOFTWARE, "GnuTLS: %s", G.strerror(rc));
 		G.lib = NULL;
-		return err_set(e, EX_SOFTWARE, "GnuTLS: %s", G.strerror(rc));
+		dlclose(lib);
+		return -1;
 	}
 	return 0;
 }
@@ -199,9 +201,9 @@ int tls_server_prepare(struct tls_server *t, struct err *e)
 		return 0;
 	if (load(e) < 0)
 		return -1;
-	rc = G.cert_alloc(&t->cred);
-	if (rc >= 0)
-		rc = G.cert_set_key_file(t->cred, t->cert, t->key, GNUTLS_X509_FMT_PEM);
+	if (t->cred == NULL && (rc = G.cert_alloc(&t->cred)) < 0)
+		return err_set(e, EX_TEMPFAIL, "GnuTLS: %s", G.strerror(rc));
+	rc = G.cert_set_key_file(t->cred, t->cert, t->key, GNUTLS_X509_FMT_PEM);
 	if (rc < 0)
 		return err_set(e, EX_CONFIG, "certificate %s or key %s: %s", t->cert, t->key,
 		               G.strerror(rc));

@@ -89,6 +89,10 @@ out=$(printf 'EHLO c\r\nA\r\nB\r\nC\r\nD\r\nE\r\nF\r\nNOOP\r\n' | raw)
 printf '%s\n' "$out" | grep -q '^421 4.7.0'; ok $? "too many errors: 421"
 is "$(printf '%s\n' "$out" | grep -c '^250 2.0.0 Ok$')" 0 "... and nothing after it is served"
 
+out=$(printf 'EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<Postmaster>\r\nRCPT TO:<"q u"@example.org>\r\nRCPT TO:<bob@example.org> NOTIFY=SOMETIMES\r\nRCPT TO:<bob@example.org> ORCPT=nosemicolon\r\nQUIT\r\n' | raw)
+is "$(printf '%s\n' "$out" | grep -E '^(250 2.1.5|550|555)' | cut -c1-3 | tr '\n' ' ')" "250 550 555 555 " \
+	"<Postmaster> without a domain: 250; a quoted local part here: 550; bad NOTIFY or ORCPT: 555"
+
 # DSN parameters reach the envelope
 printf 'EHLO c\r\nMAIL FROM:<a@remote.test> RET=HDRS ENVID=abc+2Bdef BODY=8BITMIME\r\nRCPT TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.org\r\nDATA\r\nSubject: dsn\r\n\r\nx\r\n.\r\nQUIT\r\n' | raw >/dev/null
 f=$(ls -t "$tmp/queue/msg/"* | head -1)
@@ -190,6 +194,17 @@ else:
     print('one accepted')")
 is "$out" "one accepted" "--deliver: one recipient per transaction, the next gets 452"
 stop_tcpserver
+cat >"$tmp/chatty.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+echo "250 2.0.0 forged reply from the program"
+exit 0
+EOF
+chmod +x "$tmp/chatty.sh"
+start_tcpserver "$MAIL_RECV" --deliver "$tmp/chatty.sh"
+out=$(printf 'EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' | raw)
+is "$(printf '%s\n' "$out" | grep -c forged)" 0 "--deliver: the program's stdout never reaches the client"
+stop_tcpserver
 cat >"$tmp/fail.sh" <<'EOF'
 #!/bin/sh
 cat >/dev/null
@@ -215,5 +230,10 @@ is "$out" 451 "--deliver exit 75: 451"
 stop_tcpserver
 
 check "nothing left in the queue's tmp/" sh -c "[ -z \"\$(ls '$tmp/queue/tmp')\" ]"
+
+# configuration mistakes are refused at start, with one line
+expect_exit 64 "a malformed --relay-from" "$MAIL_RECV" --relay-from 300.1.2.3/8 </dev/null
+expect_exit 64 "--session-timeout 0" "$MAIL_RECV" --session-timeout 0 </dev/null
+expect_exit 78 "a relative queue_dir" "$MAIL_RECV" --queue relative/dir </dev/null
 
 done_testing

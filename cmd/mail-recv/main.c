@@ -62,7 +62,7 @@ static const char usage_text[] =
 "  --tls                TLS from the first byte (port 465, RFC 8314)\n"
 "  --config FILE        configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
 "  -h, --help           show this help;  -V, --version  show the version\n"
-"Environment: TCPREMOTEIP, TCPREMOTEHOST, TCPLOCALIP, RELAYCLIENT, MAIL_CONF.\n";
+"Environment: TCPREMOTEIP, TCPREMOTEHOST, RELAYCLIENT, MAIL_CONF.\n";
 
 static __attribute__((noreturn)) void die(int code, const char *msg)
 {
@@ -128,13 +128,15 @@ static char **split_argv(char *s)
 	return v;
 }
 
+static char ip[64];   /* the peer, for the TLS hooks' log lines */
+
 /* smtpd's TLS hooks: loading and the handshake, with failures logged. */
 static int tls_prepare(void *ctx)
 {
 	struct err e;
 
 	if (tls_server_prepare(ctx, &e) < 0) {
-		fprintf(stderr, "mail-recv: tls=unavailable error=\"%s\"\n", e.msg);
+		fprintf(stderr, "mail-recv: ip=%s tls=unavailable error=\"%s\"\n", ip, e.msg);
 		return -1;
 	}
 	return 0;
@@ -145,7 +147,7 @@ static int starttls(void *ctx, struct net *n, char *info, size_t infosz)
 	struct err e;
 
 	if (tls_server_handshake(ctx, n, info, infosz, &e) < 0) {
-		fprintf(stderr, "mail-recv: tls=failed error=\"%s\"\n", e.msg);
+		fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
 		return -1;
 	}
 	return 0;
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
 	           *size_arg = NULL, *cert = NULL, *key = NULL;
 	struct tls_server *tls = NULL;
 	int implicit_tls = 0;
-	char host[256], ip[64], *deliver = NULL, **deliver_argv = NULL;
+	char host[256], *deliver = NULL, **deliver_argv = NULL;
 	unsigned long timeout = 300, max_size;
 	size_t nrelay = 0, i;
 	int ch;
@@ -207,6 +209,8 @@ int main(int argc, char **argv)
 		case OPT_RELAY_FROM:
 			if (nrelay == MAX_RELAY_FROM)
 				die_usage("too many --relay-from");
+			if (!net_cidr_valid(optarg))
+				die_usage("--relay-from takes an address or ADDRESS/BITS");
 			relay[nrelay++] = optarg;
 			break;
 		case OPT_QUEUE: queue = optarg; break;
@@ -240,7 +244,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		die_usage("no arguments expected");
-	if (c.max_rcpt == 0 || c.max_errors == 0 || c.line_limit < 78 || timeout == 0)
+	if (c.max_rcpt == 0 || c.max_errors == 0 || c.line_limit < 78 || timeout == 0 ||
+	    c.session_timeout == 0)
 		die_usage("limits must be positive (and --line-limit at least 78)");
 	if (conf_load(&conf, config, &e) < 0)
 		die(e.code, e.msg);
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
 
 	if (hostname == NULL)
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
+	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()") != NULL))
+		die(EX_CONFIG, "the hostname must be a name, without blanks");
 	if (hostname == NULL) {
 		if (gethostname(host, sizeof host - 1) < 0)
 			snprintf(host, sizeof host, "localhost");
@@ -256,9 +263,12 @@ int main(int argc, char **argv)
 	}
 	c.hostname = hostname;
 	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, DEFAULT_QUEUE_DIR);
-	if (size_arg == NULL)
-		size_arg = conf_get(&conf, CONF_MAX_MESSAGE_SIZE, NULL);
-	max_size = size_arg ? number(size_arg, 1UL << 40, "the message size limit") : DEFAULT_MAX_SIZE;
+	if (c.queue_dir[0] != '/')
+		die(EX_CONFIG, "the queue directory must be an absolute path");
+	if (size_arg != NULL)
+		max_size = number(size_arg, 1UL << 40, "--max-size");
+	else if (conf_get_uint(&conf, CONF_MAX_MESSAGE_SIZE, DEFAULT_MAX_SIZE, 1UL << 40, &max_size, &e) < 0)
+		die(e.code, e.msg);
 	c.max_size = max_size;
 	if (deliver)
 		c.deliver = deliver_argv = split_argv(deliver);
@@ -286,7 +296,17 @@ int main(int argc, char **argv)
 
 	peer(ip, sizeof ip);
 	c.remote_ip = ip;
-	c.remote_host = getenv("TCPREMOTEHOST");
+	{
+		/* it goes into Received:, so only what a host name may hold */
+		static char rhost[256];
+		const char *h = getenv("TCPREMOTEHOST");
+
+		if (h != NULL && h[0] != '\0' && strlen(h) < sizeof rhost &&
+		    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == strlen(h)) {
+			snprintf(rhost, sizeof rhost, "%s", h);
+			c.remote_host = rhost;
+		}
+	}
 	c.relay_client = getenv("RELAYCLIENT") != NULL;
 	{
 		const char *from = conf_get(&conf, CONF_RELAY_FROM, NULL);
@@ -294,9 +314,11 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < nrelay && !c.relay_client; i++)
 			c.relay_client = net_cidr_match(ip, relay[i]);
-		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok && !c.relay_client;
-		     tok = strtok(NULL, ", \t"))
-			c.relay_client = net_cidr_match(ip, tok);
+		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok; tok = strtok(NULL, ", \t")) {
+			if (!net_cidr_valid(tok))
+				die(EX_CONFIG, "relay_from takes addresses or ADDRESS/BITS");
+			c.relay_client = c.relay_client || net_cidr_match(ip, tok);
+		}
 		free(copy);
 	}
 	/* with --deliver too: the message waits in its tmp/ while it is handed on */
