@@ -21,8 +21,12 @@ int queue_init(const char *dir, struct err *e)
 	size_t i;
 
 	for (i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
-		if (file_join(path, sizeof path, dir, subdirs[i], e) < 0 ||
-		    file_mkdirs(path, 0700, e) < 0)
+		if (file_join(path, sizeof path, dir, subdirs[i], e) < 0)
+			return -1;
+		/* one mkdir in the usual case: every connection calls this */
+		if (mkdir(path, 0700) == 0)
+			(void)file_fsync_parent(path, e);
+		else if (errno != EEXIST && file_mkdirs(path, 0700, e) < 0)
 			return -1;
 	}
 	if (file_join(path, sizeof path, dir, "trigger", e) < 0)
