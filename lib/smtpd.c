@@ -302,8 +302,8 @@ static int cmd_rcpt(struct session *s, const char *arg)
 	} else if (smtp_parse_path(arg + 3, 0, s->smtputf8, r.address, &params, &why) < 0)
 		return refuse(s, why, "RCPT");
 	np = smtp_parse_params(params, p, SMTP_PARAMS_MAX, &why);
-	if (np < 0)
-		return refuse(s, why, "RCPT");
+	if (np < 0 || (np > 0 && s->ehlo != 2))
+		return refuse(s, np < 0 ? why : "555 5.5.4 Parameters need EHLO", "RCPT");
 	for (i = 0; i < np; i++) {
 		if (strcmp(p[i].keyword, "NOTIFY") == 0 && p[i].has_value &&
 		    notify_valid(p[i].value) && strlen(p[i].value) < sizeof r.notify)
@@ -711,7 +711,7 @@ static int cmd_bdat(struct session *s, const char *arg)
 		last = 1;
 	else if (*end != '\0')
 		return refuse(s, "501 5.5.4 Syntax: BDAT size [LAST]", "BDAT");
-	if (!s->mail || s->nrcpt == 0) {
+	if (!s->mail || s->nrcpt == 0 || s->ehlo != 2) {
 		/* the chunk must still be read, or it would be taken as commands */
 		for (left = size; left > 0;) {
 			ssize_t r = net_read(s->n, buf, left < sizeof buf ? (size_t)left : sizeof buf);
@@ -720,7 +720,8 @@ static int cmd_bdat(struct session *s, const char *arg)
 				return bdat_lost(s);
 			left -= (uint64_t)r;
 		}
-		return refuse(s, s->mail ? "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL command", "BDAT");
+		return refuse(s, s->ehlo != 2 ? "503 5.5.1 BDAT needs EHLO (CHUNKING)" :
+		              s->mail ? "554 5.5.1 No valid recipients" : "503 5.5.1 Need MAIL command", "BDAT");
 	}
 	if (!s->bdat) {
 		if (open_message(s, &s->q, &e) < 0) {
