@@ -320,8 +320,8 @@ static int add(struct ctx *c, enum target_kind kind, const char *address,
 	for (i = 0; i < c->n; i++)
 		if (c->t[i].kind == kind && strcmp(c->t[i].address, address) == 0)
 			return 0;
-	if (c->n >= ALIAS_TARGETS_MAX)
-		return err_set(c->e, EX_DATAERR, "more than %d targets", ALIAS_TARGETS_MAX);
+	if (c->n >= ALIAS_TARGETS_MAX)   /* the aliases file needs mending */
+		return err_set(c->e, EX_CONFIG, "more than %d targets", ALIAS_TARGETS_MAX);
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 8;
 
@@ -375,7 +375,7 @@ static int expand_alias(struct ctx *c, const struct alias *a, const char *addres
 		return add(c, TARGET_ERROR, address, NULL, EX_DATAERR, msg) < 0 ? -1 : 1;
 	}
 	if (++c->work > ALIAS_WORK_MAX)
-		return err_set(c->e, EX_DATAERR, "aliases expand to more than %d steps", ALIAS_WORK_MAX);
+		return err_set(c->e, EX_CONFIG, "aliases expand to more than %d steps", ALIAS_WORK_MAX);
 	c->stack[c->depth++] = address;
 	for (i = 0, rc = 0; rc >= 0 && i < a->ntarget; i++) {
 		const char *t = a->target[i];

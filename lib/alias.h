@@ -83,7 +83,8 @@ int resolver_is_local(const struct resolver *r, const char *domain);
 /* Resolve address into *out (n entries, ERROR ones included, duplicates
  * removed). Returns 0; or -1 with e set: EX_NOUSER when address is in a
  * local domain and nothing receives it, EX_DATAERR when it is malformed,
- * EX_TEMPFAIL or EX_CONFIG when a file cannot be read or is broken. */
+ * EX_TEMPFAIL or EX_CONFIG when a file cannot be read or is broken, or the
+ * aliases expand beyond the limits above. */
 int resolve(struct resolver *r, const char *address, struct target **out,
             size_t *n, struct err *e);
 void resolve_free(struct target *t, size_t n);

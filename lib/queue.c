@@ -23,11 +23,19 @@ int queue_init(const char *dir, struct err *e)
 	for (i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
 		if (file_join(path, sizeof path, dir, subdirs[i], e) < 0)
 			return -1;
-		/* one mkdir in the usual case: every connection calls this */
-		if (mkdir(path, 0700) == 0)
-			(void)file_fsync_parent(path, e);
-		else if (errno != EEXIST && file_mkdirs(path, 0700, e) < 0)
+		/* one mkdir and one stat in the usual case: every connection
+		 * calls this */
+		if (mkdir(path, 0700) == 0) {
+			if (file_fsync_parent(path, e) < 0)
+				return -1;
+		} else if (errno == EEXIST) {
+			struct stat st;
+
+			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+				return err_set(e, EX_CANTCREAT, "%s is not a directory", path);
+		} else if (file_mkdirs(path, 0700, e) < 0) {
 			return -1;
+		}
 	}
 	if (file_join(path, sizeof path, dir, "trigger", e) < 0)
 		return -1;

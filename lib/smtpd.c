@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -528,7 +529,7 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 {
 	char why[512] = "", drain[512], env_sender[SMTP_PATH_MAX + 8], env_rcpt[SMTP_PATH_MAX + 16];
 	size_t got = 0;
-	int status = 0, errpipe[2];
+	int status = 0, errpipe[2], reaped = 0;
 	pid_t pid;
 	ssize_t k;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -545,6 +546,7 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		setpgid(0, 0);   /* so that a timeout can end all it started */
 		dup2(fd, 0);
 		/* its stdout must never reach the SMTP client */
 		dup2(null >= 0 ? null : errpipe[1], 1);
@@ -559,6 +561,8 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 		fprintf(stderr, "cannot run %s: %s\n", s->c->deliver[0], strerror(errno));
 		_exit(EX_TEMPFAIL);
 	}
+	if (pid > 0)
+		(void)setpgid(pid, pid);   /* as the child does: no race either way */
 	close(errpipe[1]);
 	close(fd);
 	if (pid < 0) {
@@ -566,19 +570,42 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 		snprintf(out, outsz, "451 4.3.0 Cannot start delivery");
 		return;
 	}
-	/* the first line of its stderr is the reason; the rest is drained */
-	while ((k = read(errpipe[0], drain, sizeof drain)) > 0 || (k < 0 && errno == EINTR)) {
-		size_t take = k > 0 ? (size_t)k : 0;
+	/* The first line of its stderr is the reason; the rest is drained.
+	 * Reading stops when the program has exited (a child it left behind
+	 * may hold the pipe) or the session's time is up (then its whole
+	 * process group is killed). */
+	for (int done = 0; !done;) {
+		struct pollfd p = { .fd = errpipe[0], .events = POLLIN };
+		pid_t w;
 
-		if (take > sizeof why - 1 - got)
-			take = sizeof why - 1 - got;
-		memcpy(why + got, drain, take);
-		got += take;
+		if (poll(&p, 1, 200) > 0) {
+			k = read(errpipe[0], drain, sizeof drain);
+			if (k > 0) {
+				size_t take = (size_t)k;
+
+				if (take > sizeof why - 1 - got)
+					take = sizeof why - 1 - got;
+				memcpy(why + got, drain, take);
+				got += take;
+				continue;
+			}
+			if (k == 0)
+				break;   /* every writer closed it */
+		}
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid) {
+			reaped = 1;
+			done = 1;
+		} else if (time(NULL) >= s->deadline) {
+			kill(-pid, SIGKILL);
+		}
 	}
 	why[got] = '\0';
 	close(errpipe[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (!reaped)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	kill(-pid, SIGKILL);   /* what the program left running */
 	why[strcspn(why, "\n")] = '\0';
 	{
 		char safe[400];

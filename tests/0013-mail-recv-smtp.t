@@ -201,6 +201,20 @@ echo "250 2.0.0 forged reply from the program"
 exit 0
 EOF
 chmod +x "$tmp/chatty.sh"
+cat >"$tmp/leaves.sh" <<'EOF'
+#!/bin/sh
+cat >/dev/null
+sleep 30 &
+exit 0
+EOF
+chmod +x "$tmp/leaves.sh"
+start_tcpserver "$MAIL_RECV" --deliver "$tmp/leaves.sh"
+start=$(date +%s)
+out=$(printf 'EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' | raw)
+printf '%s\n' "$out" | grep -q '^250 2.0.0 Ok: delivered'; ok $? "--deliver: a program that leaves a child behind"
+[ $(( $(date +%s) - start )) -lt 10 ]; ok $? "... does not hold the session"
+check "... and the child is gone" sh -c "! pgrep -f '^sleep 30\$' >/dev/null"
+stop_tcpserver
 start_tcpserver "$MAIL_RECV" --deliver "$tmp/chatty.sh"
 out=$(printf 'EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' | raw)
 is "$(printf '%s\n' "$out" | grep -c forged)" 0 "--deliver: the program's stdout never reaches the client"
@@ -234,6 +248,8 @@ check "nothing left in the queue's tmp/" sh -c "[ -z \"\$(ls '$tmp/queue/tmp')\"
 # configuration mistakes are refused at start, with one line
 expect_exit 64 "a malformed --relay-from" "$MAIL_RECV" --relay-from 300.1.2.3/8 </dev/null
 expect_exit 64 "--session-timeout 0" "$MAIL_RECV" --session-timeout 0 </dev/null
-expect_exit 78 "a relative queue_dir" "$MAIL_RECV" --queue relative/dir </dev/null
+expect_exit 64 "a relative --queue" "$MAIL_RECV" --queue relative/dir </dev/null
+{ cat "$tmp/mail.conf"; echo "queue_dir = relative/dir"; } >"$tmp/relq.conf"
+expect_exit 78 "a relative queue_dir in mail.conf" "$MAIL_RECV" --config "$tmp/relq.conf" </dev/null
 
 done_testing

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *relay[MAX_RELAY_FROM], *hostname = NULL, *queue = NULL,
 	           *size_arg = NULL, *cert = NULL, *key = NULL;
 	struct tls_server *tls = NULL;
-	int implicit_tls = 0;
+	int implicit_tls = 0, hostname_flag;
 	char host[256], *deliver = NULL, **deliver_argv = NULL;
 	unsigned long timeout = 300, max_size;
 	size_t nrelay = 0, i;
@@ -251,10 +251,14 @@ int main(int argc, char **argv)
 		die(e.code, e.msg);
 	signal(SIGPIPE, SIG_IGN);
 
+	hostname_flag = hostname != NULL;
 	if (hostname == NULL)
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
-	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()") != NULL))
+	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()") != NULL)) {
+		if (hostname_flag)
+			die_usage("--hostname must be a name, without blanks");
 		die(EX_CONFIG, "the hostname must be a name, without blanks");
+	}
 	if (hostname == NULL) {
 		if (gethostname(host, sizeof host - 1) < 0)
 			snprintf(host, sizeof host, "localhost");
@@ -263,8 +267,11 @@ int main(int argc, char **argv)
 	}
 	c.hostname = hostname;
 	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, DEFAULT_QUEUE_DIR);
-	if (c.queue_dir[0] != '/')
+	if (c.queue_dir[0] != '/') {
+		if (queue)
+			die_usage("--queue must be an absolute path");
 		die(EX_CONFIG, "the queue directory must be an absolute path");
+	}
 	if (size_arg != NULL)
 		max_size = number(size_arg, 1UL << 40, "--max-size");
 	else if (conf_get_uint(&conf, CONF_MAX_MESSAGE_SIZE, DEFAULT_MAX_SIZE, 1UL << 40, &max_size, &e) < 0)
