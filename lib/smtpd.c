@@ -49,7 +49,6 @@ struct session {
 	int smtputf8;
 	char ret[8];
 	char envid[128];
-	uint64_t declared_size;
 	struct rcpt *rcpt;
 	size_t nrcpt;
 	/* BDAT in progress */
@@ -120,7 +119,6 @@ static void reset(struct session *s)
 	s->smtputf8 = 0;
 	s->ret[0] = '\0';
 	s->envid[0] = '\0';
-	s->declared_size = 0;
 	free(s->rcpt);
 	s->rcpt = NULL;
 	s->nrcpt = 0;
@@ -214,7 +212,6 @@ static int cmd_mail(struct session *s, const char *arg)
 				reset(s);
 				return refuse(s, "552 5.3.4 Message too big for this system", "MAIL");
 			}
-			s->declared_size = strtoull(v, NULL, 10);
 		} else if (strcmp(k, "BODY") == 0 && p[i].has_value &&
 		           (strcasecmp(v, "7BIT") == 0 || strcasecmp(v, "8BITMIME") == 0)) {
 			snprintf(s->body, sizeof s->body, "%s", v);
