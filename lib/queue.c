@@ -88,6 +88,9 @@ int queue_open(struct queue_msg *m, const char *dir, const struct queue_env *env
 	io_out_init(m->out, m->fd);
 	snprintf(arrival, sizeof arrival, "%lld", (long long)tv.tv_sec);
 	env_line(m->out, "mail-queue", "1", NULL, NULL);
+	/* filled in by queue_commit: fixed width, so it is overwritten in place */
+	m->size_at = m->out->written + 5;
+	env_line(m->out, "size", "00000000000000000000", NULL, NULL);
 	env_line(m->out, "arrival", arrival, NULL, NULL);
 	env_line(m->out, "sender", env->sender, NULL, NULL);
 	if (env->body)
@@ -124,38 +127,40 @@ void queue_write(struct queue_msg *m, const void *p, size_t n)
 
 int queue_commit(struct queue_msg *m, struct err *e)
 {
-	char path[PATH_MAX + QUEUE_ID_MAX + 8];
+	char path[PATH_MAX + QUEUE_ID_MAX + 8], size[21];
 
-	if (io_out_flush(m->out) < 0) {
+	snprintf(size, sizeof size, "%020llu", (unsigned long long)m->size);
+	if (io_out_flush(m->out) < 0 ||
+	    pwrite(m->fd, size, 20, (off_t)m->size_at) != 20) {
 		err_sys(e, EX_TEMPFAIL, "write %s", m->tmp);
 		goto fail;
 	}
-	if (fsync(m->fd) < 0) {
-		err_sys(e, EX_TEMPFAIL, "fsync %s", m->tmp);
-		goto fail;
-	}
-	if (close(m->fd) < 0) {
-		m->fd = -1;
-		err_sys(e, EX_TEMPFAIL, "close %s", m->tmp);
-		goto fail;
-	}
-	m->fd = -1;
 	snprintf(path, sizeof path, "%s/msg/%s", m->dir, m->id);
 	if (rename(m->tmp, path) < 0) {
 		err_sys(e, EX_TEMPFAIL, "rename %s", m->tmp);
 		goto fail;
 	}
-	if (file_fsync_parent(path, e) < 0) {
-		/* not known to be durable: take it back so nothing is sent twice */
-		if (unlink(path) == 0)
-			(void)file_fsync_parent(path, e);
-		free(m->out);
-		m->out = NULL;
-		return -1;
+	/* From here the file is in msg/: a failure takes it back out, so that
+	 * a message the client will send again is not delivered twice. */
+	if (fsync(m->fd) < 0) {
+		err_sys(e, EX_TEMPFAIL, "fsync %s", path);
+		goto unlink;
 	}
+	if (close(m->fd) < 0) {
+		m->fd = -1;
+		err_sys(e, EX_TEMPFAIL, "close %s", path);
+		goto unlink;
+	}
+	m->fd = -1;
+	if (file_fsync_parent(path, e) < 0)
+		goto unlink;
 	free(m->out);
 	m->out = NULL;
 	return 0;
+unlink:
+	if (unlink(path) == 0)
+		(void)file_fsync_parent(path, e);
+	m->tmp[0] = '\0';   /* nothing left in tmp/ */
 fail:
 	queue_abort(m);
 	return -1;

@@ -8,10 +8,13 @@
  *   QUEUE/state/ID   what the runner did to each recipient (append-only)
  *   QUEUE/trigger    a FIFO; a byte written to it wakes the runner
  *
- * A message is committed by the rename of tmp/ID into msg/ after an
- * fsync, and msg/ is fsync'd before the commit is reported, so "queued"
- * means durable. One file holds envelope and content so that a commit is
- * one fsync of the file and one of the directory. */
+ * A message is committed by the rename of tmp/ID into msg/, then an
+ * fsync of the file and one of msg/, both before the commit is reported,
+ * so "queued" means durable. Renaming first lets a journaling file system
+ * make both durable in one commit; the envelope's size line (the length
+ * of the message part, written last) lets a runner tell a file cut short
+ * by a crash before the fsyncs, which was never acknowledged, from a
+ * complete one. */
 #ifndef QUEUE_H
 #define QUEUE_H
 
@@ -31,6 +34,7 @@ struct queue_msg {
 	struct io_out *out;
 	uint64_t size;           /* message bytes written (envelope excluded) */
 	uint64_t body_at;        /* where the message starts in the file */
+	uint64_t size_at;        /* where the size line's digits are */
 	int in_body;
 };
 

@@ -402,7 +402,6 @@ static int open_message(struct session *s, struct queue_msg *q, struct err *e)
 		return err_set(e, EX_TEMPFAIL, "Received: header too long");
 	}
 	queue_write(q, line, (size_t)k);
-	q->size = 0;   /* the size limit counts the client's bytes */
 	return 0;
 }
 

@@ -31,7 +31,8 @@ out=$(smtp "print(s.sendmail('alice@remote.test', ['bob@example.org'], b'Subject
 is "$out" "{}" "smtplib sends to a local account"
 is "$(queued)" 1 "... one message in the queue"
 f=$(ls "$tmp/queue/msg/"* | head -1)
-is "$(sed -n '1,/^$/p' "$f" | cut -f1 | tr '\n' ' ')" "mail-queue arrival sender client rcpt  " "the envelope lines"
+is "$(sed -n '1,/^$/p' "$f" | cut -f1 | tr '\n' ' ')" "mail-queue size arrival sender client rcpt  " "the envelope lines"
+is "$(grep '^size' "$f" | cut -f2 | sed 's/^0*//')" "$(sed '1,/^$/d' "$f" | wc -c | tr -d ' ')" "size: the length of the message part"
 is "$(grep '^sender' "$f" | cut -f2)" "alice@remote.test" "... with the sender"
 is "$(grep '^rcpt' "$f" | cut -f2)" "bob@example.org" "... and the recipient"
 check "a Received: header with the HELO, the IP and the queue id" \
@@ -251,5 +252,16 @@ expect_exit 64 "--session-timeout 0" "$MAIL_RECV" --session-timeout 0 </dev/null
 expect_exit 64 "a relative --queue" "$MAIL_RECV" --queue relative/dir </dev/null
 { cat "$tmp/mail.conf"; echo "queue_dir = relative/dir"; } >"$tmp/relq.conf"
 expect_exit 78 "a relative queue_dir in mail.conf" "$MAIL_RECV" --config "$tmp/relq.conf" </dev/null
+
+# the durability contract, on an strace log of a real session: the reply
+# "queued" comes after the fsync of the file and of msg/
+if command -v strace >/dev/null 2>&1; then
+	printf 'EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: durable\r\n\r\nx\r\n.\r\nQUIT\r\n' >"$tmp/session"
+	strace -f -o "$tmp/trace" -e trace=openat,write,fsync,link,rename,mkdir,close,exit_group \
+		"$MAIL_RECV" <"$tmp/session" >/dev/null 2>&1
+	"$PYTHON3" "$top_srcdir/tests/syscheck.py" queue "$tmp/trace" >"$tmp/why"
+	ok $? "the reply 'queued' comes after the file and msg/ are fsync'd"
+	sed 's/^/#   /' "$tmp/why"
+fi
 
 done_testing

@@ -6,6 +6,9 @@
                                fsync'd after the link and before exit 0
   syscheck.py mbox TRACE PATH  PATH is fsync'd after its last write and
                                before exit 0
+  syscheck.py queue TRACE      (mail-recv) the queue file is fsync'd after
+                               its last write, and msg/ after the rename
+                               into it, both before the reply "queued"
 In both, every directory made (mkdir = 0) and every file created (but for
 tmp/ files and locks) has the directory holding it fsync'd before exit 0. Prints one line per broken rule
 and exits 1 if there is any. The trace comes from
@@ -58,6 +61,8 @@ def check(kind, trace, mbox=None):
         elif name == "exit_group":
             events.append((i, "exit", args.strip()))
     errors = []
+    if kind == "queue":
+        return check_queue(calls, events)
     exits = [i for i, k, a in events if k == "exit"]
     if not exits or [a for i, k, a in events if k == "exit"][0] != "0":
         return ["the process did not exit 0"]
@@ -93,8 +98,28 @@ def check(kind, trace, mbox=None):
     return errors
 
 
+def check_queue(calls, events):
+    replies = [i for i, (name, args, ret) in enumerate(calls)
+               if name == "write" and "Ok: queued as" in args]
+    if len(replies) != 1:
+        return [f"expected one reply 'queued', saw {len(replies)}"]
+    reply = replies[0]
+    renames = [(i, a) for i, k, a in events if k == "rename" and "/tmp/" in a[0] and "/msg/" in a[1]]
+    if len(renames) != 1 or renames[0][0] > reply:
+        return ["expected one rename from tmp/ to msg/ before the reply"]
+    at, (src, dst) = renames[0]
+    errors = []
+    writes = [i for i, k, a in events if k == "write" and a == src]
+    last = max(writes, default=-1)
+    if not any(k == "fsync" and a == src and last < i < reply for i, k, a in events):
+        errors.append("queue file not fsync'd between its last write and the reply")
+    if not any(k == "fsync" and a == os.path.dirname(dst) and at < i < reply for i, k, a in events):
+        errors.append("msg/ not fsync'd between the rename and the reply")
+    return errors
+
+
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("maildir", "mbox"):
+    if len(argv) < 3 or argv[1] not in ("maildir", "mbox", "queue"):
         print(__doc__, file=sys.stderr)
         return 64
     errors = check(argv[1], argv[2], argv[3] if len(argv) > 3 else None)
