@@ -1,8 +1,9 @@
 /* libFuzzer target for the SMTP session (lib/smtpd.c) and the path and
  * parameter parsers under it: the input is what a client sends, whole.
  * Invariants: no crash, no leak, no read beyond the input; every message
- * committed to the queue has an envelope ended by a blank line and no
- * file is left in the queue's tmp/. Build and run with scripts/fuzz. */
+ * committed to the queue has an envelope ended by a blank line and a
+ * message part of exactly its size line's length, and no file is left
+ * in the queue's tmp/. Build and run with scripts/fuzz. */
 #include "config.h"
 
 #include <dirent.h>
@@ -60,6 +61,8 @@ static void check_queue(void)
 	q = opendir(path);
 	while ((d = readdir(q)) != NULL) {
 		char file[1000], line[1024];
+		unsigned long long size = 0;
+		long body = -1, end;
 		int blank = 0;
 		FILE *f;
 
@@ -67,13 +70,22 @@ static void check_queue(void)
 			continue;
 		snprintf(file, sizeof file, "%s/%s", path, d->d_name);
 		f = fopen(file, "r");
-		while (f && fgets(line, sizeof line, f))
+		while (f && fgets(line, sizeof line, f)) {
+			if (strncmp(line, "size\t", 5) == 0)
+				size = strtoull(line + 5, NULL, 10);
 			if (strcmp(line, "\n") == 0) {
 				blank = 1;
+				body = ftell(f);
 				break;
 			}
-		if (f)
+		}
+		if (f) {
+			fseek(f, 0, SEEK_END);
+			end = ftell(f);
 			fclose(f);
+			if (blank && (unsigned long long)(end - body) != size)
+				abort();   /* the size line must tell the message's length */
+		}
 		if (!blank)
 			abort();
 		unlink(file);
