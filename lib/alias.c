@@ -516,6 +516,23 @@ void resolve_free(struct target *t, size_t n)
 	free(t);
 }
 
+int resolver_configure(struct resolver *r, const struct conf *c, const char *hostname,
+                       struct err *e)
+{
+	memset(r, 0, sizeof *r);
+	r->users_file = conf_get(c, CONF_USERS_FILE, USERS_FILE_DEFAULT);
+	r->aliases_file = conf_get(c, CONF_ALIASES_FILE, ALIASES_FILE_DEFAULT);
+	r->local_domains = conf_get(c, CONF_LOCAL_DOMAINS, hostname);
+	snprintf(r->first_domain, sizeof r->first_domain, "%.*s",
+	         (int)strcspn(r->local_domains, ", \t"), r->local_domains);
+	r->domain = conf_get(c, CONF_DOMAIN, r->first_domain);
+	r->delimiters = conf_get(c, CONF_RECIPIENT_DELIMITER, "+");
+	if (conf_get_bool(c, CONF_ALLOW_MAIL_TO_COMMANDS, 0, &r->allow_commands, e) < 0 ||
+	    conf_get_bool(c, CONF_ALLOW_MAIL_TO_FILES, 0, &r->allow_files, e) < 0)
+		return -1;
+	return 0;
+}
+
 void resolver_free(struct resolver *r)
 {
 	if (r->loaded)

@@ -20,7 +20,11 @@
 
 #include <stddef.h>
 
+#include "conf.h"
 #include "err.h"
+
+#define USERS_FILE_DEFAULT SYSCONFDIR "/mail/users"
+#define ALIASES_FILE_DEFAULT SYSCONFDIR "/mail/aliases"
 
 #define ALIAS_DEPTH_MAX 20       /* nesting levels */
 #define ALIAS_TARGETS_MAX 1000   /* addresses one resolution may yield */
@@ -75,7 +79,16 @@ struct resolver {
 	int allow_commands, allow_files;
 	struct aliases aliases;      /* loaded on first use */
 	int loaded;
+	char first_domain[256];      /* the default of domain */
 };
+
+/* Fill r from mail.conf as every program reads it: users_file and
+ * aliases_file (defaults above), local_domains (default hostname),
+ * domain (default: the first local domain), recipient_delimiter ("+"),
+ * allow_mail_to_commands and allow_mail_to_files (no). Returns 0, or -1
+ * with e set (EX_CONFIG) for a bad yes/no value. */
+int resolver_configure(struct resolver *r, const struct conf *c, const char *hostname,
+                       struct err *e);
 
 /* Is domain one of r's local domains (any case)? */
 int resolver_is_local(const struct resolver *r, const char *domain);

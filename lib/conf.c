@@ -8,10 +8,6 @@
 
 #include "conf.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
-
 #define CONF_LINE_MAX 4096
 #define CONF_FILE_MAX 10000   /* lines */
 

@@ -9,6 +9,10 @@
 
 #include "err.h"
 
+#ifndef SYSCONFDIR   /* set by the build; this is for builds outside it */
+#define SYSCONFDIR "/etc"
+#endif
+
 enum conf_key {
 	CONF_HOSTNAME,
 	CONF_HOME_MAILBOX,

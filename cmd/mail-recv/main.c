@@ -31,8 +31,6 @@
 #include "tls.h"
 
 #define DEFAULT_QUEUE_DIR LOCALSTATEDIR "/spool/mail-toolkit"
-#define DEFAULT_USERS_FILE SYSCONFDIR "/mail/users"
-#define DEFAULT_ALIASES_FILE SYSCONFDIR "/mail/aliases"
 #define DEFAULT_MAX_SIZE (25UL << 20)
 #define MAX_RELAY_FROM 64
 
@@ -282,20 +280,7 @@ int main(int argc, char **argv)
 	if (conf_get_ms(&conf, CONF_AUTH_FAILURE_DELAY, 2000, &c.auth_delay_ms, &e) < 0)
 		die(e.code, e.msg);
 
-	memset(&r, 0, sizeof r);
-	r.users_file = conf_get(&conf, CONF_USERS_FILE, DEFAULT_USERS_FILE);
-	r.aliases_file = conf_get(&conf, CONF_ALIASES_FILE, DEFAULT_ALIASES_FILE);
-	r.local_domains = conf_get(&conf, CONF_LOCAL_DOMAINS, hostname);
-	{
-		static char first[256];
-		size_t k = strcspn(r.local_domains, ", \t");
-
-		snprintf(first, sizeof first, "%.*s", (int)k, r.local_domains);
-		r.domain = conf_get(&conf, CONF_DOMAIN, first);
-	}
-	r.delimiters = conf_get(&conf, CONF_RECIPIENT_DELIMITER, "+");
-	if (conf_get_bool(&conf, CONF_ALLOW_MAIL_TO_COMMANDS, 0, &r.allow_commands, &e) < 0 ||
-	    conf_get_bool(&conf, CONF_ALLOW_MAIL_TO_FILES, 0, &r.allow_files, &e) < 0)
+	if (resolver_configure(&r, &conf, hostname, &e) < 0)
 		die(e.code, e.msg);
 	c.resolver = &r;
 	c.users_file = r.users_file;

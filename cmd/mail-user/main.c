@@ -38,8 +38,6 @@
 #include "saslprep.h"
 #include "users.h"
 
-#define DEFAULT_USERS_FILE SYSCONFDIR "/mail/users"
-#define DEFAULT_ALIASES_FILE SYSCONFDIR "/mail/aliases"
 #define DEFAULT_MAIL_ROOT "/var/vmail"
 #define DEFAULT_AUTH_DELAY_MS 2000
 #define STR(x) #x
@@ -72,20 +70,18 @@ static const char usage_text[] =
 "  checkpassword PROG [ARGS]     qmail checkpassword interface on fd 3\n"
 "Options:\n"
 "  --config FILE   configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
-"  --users FILE    users file (default users_file, " DEFAULT_USERS_FILE ")\n"
-"  --aliases FILE  aliases file (default aliases_file, " DEFAULT_ALIASES_FILE ")\n"
+"  --users FILE    users file (default users_file, " USERS_FILE_DEFAULT ")\n"
+"  --aliases FILE  aliases file (default aliases_file, " ALIASES_FILE_DEFAULT ")\n"
 "  --scheme S      yescrypt (default), sha512 or bcrypt\n"
 "  -h, --help      show this help;  -V, --version  show the version\n";
 
 struct settings {
 	struct conf conf;
-	const char *users;
-	const char *aliases;
+	struct resolver r;           /* users, aliases, domains, from mail.conf */
+	const char *users;           /* r.users_file, or --users */
+	const char *aliases;         /* r.aliases_file, or --aliases */
 	const char *mail_root;
-	const char *local_domains;
-	const char *domain;
-	const char *delimiters;
-	int allow_commands, allow_files;
+	const char *domain;          /* r.domain */
 	unsigned long auth_delay_ms;
 	char hostname[256];
 };
@@ -130,25 +126,19 @@ static void load_settings(const char *config, const char *users, const char *ali
 		die_err(&e);
 	if (gethostname(S.hostname, sizeof S.hostname - 1) < 0)
 		snprintf(S.hostname, sizeof S.hostname, "localhost");
-	S.users = users ? users : conf_get(&S.conf, CONF_USERS_FILE, DEFAULT_USERS_FILE);
-	S.aliases = aliases ? aliases : conf_get(&S.conf, CONF_ALIASES_FILE, DEFAULT_ALIASES_FILE);
+	if (resolver_configure(&S.r, &S.conf, conf_get(&S.conf, CONF_HOSTNAME, S.hostname), &e) < 0)
+		die_err(&e);
+	if (users)
+		S.r.users_file = users;
+	if (aliases)
+		S.r.aliases_file = aliases;
+	S.users = S.r.users_file;
+	S.aliases = S.r.aliases_file;
+	S.domain = S.r.domain;
 	S.mail_root = conf_get(&S.conf, CONF_MAIL_ROOT, DEFAULT_MAIL_ROOT);
-	S.local_domains = conf_get(&S.conf, CONF_LOCAL_DOMAINS,
-	                           conf_get(&S.conf, CONF_HOSTNAME, S.hostname));
-	S.domain = conf_get(&S.conf, CONF_DOMAIN, NULL);
-	if (S.domain == NULL) {   /* the first local domain */
-		static char first[256];
-		size_t n = strcspn(S.local_domains, ", \t");
-
-		snprintf(first, sizeof first, "%.*s", (int)n, S.local_domains);
-		S.domain = first;
-	}
-	S.delimiters = conf_get(&S.conf, CONF_RECIPIENT_DELIMITER, "+");
 	if (S.mail_root[0] != '/')
 		die(EX_CONFIG, "mail_root must be an absolute path");
-	if (conf_get_bool(&S.conf, CONF_ALLOW_MAIL_TO_COMMANDS, 0, &S.allow_commands, &e) < 0 ||
-	    conf_get_bool(&S.conf, CONF_ALLOW_MAIL_TO_FILES, 0, &S.allow_files, &e) < 0 ||
-	    conf_get_ms(&S.conf, CONF_AUTH_FAILURE_DELAY, DEFAULT_AUTH_DELAY_MS,
+	if (conf_get_ms(&S.conf, CONF_AUTH_FAILURE_DELAY, DEFAULT_AUTH_DELAY_MS,
 	                &S.auth_delay_ms, &e) < 0)
 		die_err(&e);
 }
@@ -452,8 +442,7 @@ static int cmd_add(int argc, char **argv)
 	commit_users(&f);
 	explicit_bzero(hash, sizeof hash);
 	explicit_bzero(scram, sizeof scram);
-	if (!resolver_is_local(&(struct resolver){ .local_domains = S.local_domains },
-	                       addr_domain(address)))
+	if (!resolver_is_local(&S.r, addr_domain(address)))
 		warn("%s is not in local_domains: mail to it will not be accepted",
 		     addr_domain(address));
 	return 0;
@@ -1089,12 +1078,7 @@ static int cmd_alias(int argc, char **argv)
 
 static int cmd_resolve(int argc, char **argv)
 {
-	struct resolver r = {
-		.users_file = S.users, .aliases_file = S.aliases,
-		.local_domains = S.local_domains, .domain = S.domain,
-		.delimiters = S.delimiters, .allow_commands = S.allow_commands,
-		.allow_files = S.allow_files,
-	};
+	struct resolver *r = &S.r;
 	int status = 0, i;
 
 	if (argc < 2)
@@ -1104,7 +1088,7 @@ static int cmd_resolve(int argc, char **argv)
 		struct err e;
 		size_t n, k;
 
-		if (resolve(&r, argv[i], &t, &n, &e) < 0) {
+		if (resolve(r, argv[i], &t, &n, &e) < 0) {
 			char safe[600];
 
 			if (e.code != EX_NOUSER && e.code != EX_DATAERR)
@@ -1148,7 +1132,7 @@ static int cmd_resolve(int argc, char **argv)
 		}
 		resolve_free(t, n);
 	}
-	resolver_free(&r);
+	resolver_free(r);
 	return status;
 }
 
