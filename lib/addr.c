@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
@@ -77,6 +78,17 @@ char *addr_lower(char *s)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return s;
+}
+
+int addr_qualify(const char *name, const char *domain, char *out, size_t outsz)
+{
+	int n;
+
+	if (strchr(name, '@') == NULL && domain != NULL && domain[0] != '\0')
+		n = snprintf(out, outsz, "%s@%s", name, domain);
+	else
+		n = snprintf(out, outsz, "%s", name);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
 const char *addr_domain(const char *s)

@@ -24,6 +24,10 @@ int addr_valid(const char *s);
 /* Lower-case the ASCII letters of s in place and return s. */
 char *addr_lower(char *s);
 
+/* name, qualified with "@domain" when it has no '@' and domain is not
+ * NULL or empty, into out (cut to fit). Returns 0, or -1 when cut. */
+int addr_qualify(const char *name, const char *domain, char *out, size_t outsz);
+
 /* The domain part of s (after the last '@'), or NULL when there is none. */
 const char *addr_domain(const char *s);
 

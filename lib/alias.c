@@ -394,10 +394,8 @@ static int expand_alias(struct ctx *c, const struct alias *a, const char *addres
 		}
 		if (t[0] == '@')
 			snprintf(buf, sizeof buf, "%.*s%s", (int)(strrchr(address, '@') - address), address, t);
-		else if (strchr(t, '@') == NULL)
-			snprintf(buf, sizeof buf, "%s@%s", t, c->r->domain);
 		else
-			snprintf(buf, sizeof buf, "%s", t);
+			(void)addr_qualify(t, c->r->domain, buf, sizeof buf);
 		addr_lower(buf);
 		for (k = 0; k < c->depth; k++)
 			if (strcmp(c->stack[k], buf) == 0) {
@@ -484,11 +482,7 @@ int resolve(struct resolver *r, const char *address, struct target **out,
 		}
 		r->loaded = 1;
 	}
-	if (strchr(address, '@') == NULL)
-		rc = snprintf(a, sizeof a, "%s@%s", address, r->domain);
-	else
-		rc = snprintf(a, sizeof a, "%s", address);
-	if (rc < 0 || (size_t)rc >= sizeof a || !addr_valid(a))
+	if (addr_qualify(address, r->domain, a, sizeof a) < 0 || !addr_valid(a))
 		return err_set(e, EX_DATAERR, "invalid address");
 	addr_lower(a);
 	memset(&c, 0, sizeof c);

@@ -81,15 +81,6 @@ void auth_end(struct auth *a)
 	a->mech = AUTH_NONE;
 }
 
-/* login qualified with realm when it has no domain, into out. */
-static void qualify(const char *login, const char *realm, char *out, size_t outsz)
-{
-	if (strchr(login, '@') == NULL && realm != NULL && realm[0] != '\0')
-		snprintf(out, outsz, "%s@%s", login, realm);
-	else
-		snprintf(out, outsz, "%s", login);
-}
-
 int auth_password(const char *users_file, const char *realm, const char *login,
                   const char *password, char *user, struct err *e)
 {
@@ -97,7 +88,7 @@ int auth_password(const char *users_file, const char *realm, const char *login,
 	struct user u;
 	int rc, found;
 
-	qualify(login, realm, name, sizeof name);
+	(void)addr_qualify(login, realm, name, sizeof name);   /* cut: no such user */
 	found = users_lookup(users_file, name, &u, NULL, e);
 	if (found < 0)
 		return -1;
@@ -323,7 +314,7 @@ static enum auth_status scram_first(struct auth *a, const char *msg, size_t n,
 	{
 		char name[ADDR_MAX + 2];
 
-		qualify(user, a->realm, name, sizeof name);
+		(void)addr_qualify(user, a->realm, name, sizeof name);
 		found = users_lookup(a->users_file, name, &u, NULL, e);
 	}
 	if (found < 0) {

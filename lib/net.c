@@ -160,16 +160,16 @@ long net_getline(struct net *n, char *line, size_t max, int *bare_cr, int *nul)
 
 ssize_t net_read(struct net *n, void *buf, size_t max)
 {
-	size_t k;
+	const unsigned char *p;
+	ssize_t k = net_peek(n, &p);
 
-	if (n->inpos == n->inlen && fill(n) <= 0)
-		return n->error ? -1 : 0;
-	k = n->inlen - n->inpos;
-	if (k > max)
-		k = max;
-	memcpy(buf, n->in + n->inpos, k);
-	n->inpos += k;
-	return (ssize_t)k;
+	if (k <= 0)
+		return k;
+	if ((size_t)k > max)
+		k = (ssize_t)max;
+	memcpy(buf, p, (size_t)k);
+	net_consume(n, (size_t)k);
+	return k;
 }
 
 ssize_t net_peek(struct net *n, const unsigned char **p)

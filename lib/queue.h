@@ -35,7 +35,6 @@ struct queue_msg {
 	uint64_t size;           /* message bytes written (envelope excluded) */
 	uint64_t body_at;        /* where the message starts in the file */
 	uint64_t size_at;        /* where the size line's digits are */
-	int in_body;
 };
 
 /* The envelope: what SMTP said about the message. */

@@ -150,9 +150,10 @@ static int cmd_ehlo(struct session *s, const char *arg, int extended)
 			*p = '?';
 	s->ehlo = extended ? 2 : 1;
 	if (!extended) {
-		net_printf(s->n, "250 %s\r\n", s->c->hostname);
-		if (net_pending(s->n) == 0)
-			net_flush(s->n);
+		char text[300];
+
+		snprintf(text, sizeof text, "250 %s", s->c->hostname);
+		reply(s, text);
 		return 0;
 	}
 	net_printf(s->n, "250-%s\r\n", s->c->hostname);

@@ -374,18 +374,6 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-static void put32(unsigned char *p, unsigned long v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static unsigned long get32(const unsigned char *p)
-{
-	return (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 |
-	       (unsigned long)p[3] << 24;
-}
-
 static void make_stamp(unsigned char *p, const struct stat *st)
 {
 	put64(p, (uint64_t)st->st_dev);
@@ -422,7 +410,7 @@ static int lookup_index(int fd, const struct stat *st, const char *path,
                         const char *key, struct user *u, struct err *e)
 {
 	char ipath[PATH_MAX + 8], line[USERS_LINE_MAX + 2];
-	unsigned char stamp[STAMP_LEN], want[STAMP_LEN], val[12];
+	unsigned char stamp[STAMP_LEN], want[STAMP_LEN], val[16];
 	struct err ignore;
 	long r, len;
 	int ifd, rc = 2;
@@ -447,10 +435,10 @@ static int lookup_index(int fd, const struct stat *st, const char *path,
 		goto out;
 	r = users_parse(line, (size_t)len, u, e);
 	if (r < 0) {
-		err_prefix(e, EX_CONFIG, "%s:%lu", path, get32(val + 8));
+		err_prefix(e, EX_CONFIG, "%s:%lu", path, (unsigned long)get64(val + 8));
 		rc = -1;
 	} else if (r == 1 && user_has_address(u, key)) {
-		u->lineno = get32(val + 8);
+		u->lineno = (unsigned long)get64(val + 8);
 		rc = 1;
 	} else if (r == 1) {
 		user_free(u);
@@ -793,7 +781,7 @@ static int write_index(const struct users_file *f, const uint64_t *offset,
                        const struct stat *st, struct err *e)
 {
 	char ipath[PATH_MAX + 8], tmp[PATH_MAX + 32];
-	unsigned char stamp[STAMP_LEN], val[12];
+	unsigned char stamp[STAMP_LEN], val[16];
 	struct cdb_make m;
 	struct key *k;
 	size_t nkeys, i;
@@ -817,7 +805,7 @@ static int write_index(const struct users_file *f, const uint64_t *offset,
 	cdb_make_add(&m, "", 0, stamp, sizeof stamp);
 	for (i = 0; i < nkeys; i++) {
 		put64(val, offset[k[i].line]);
-		put32(val + 8, k[i].line + 1);   /* the line number as written */
+		put64(val + 8, k[i].line + 1);   /* the line number as written */
 		cdb_make_add(&m, k[i].addr, k[i].len, val, sizeof val);
 	}
 	if (cdb_make_finish(&m) < 0)

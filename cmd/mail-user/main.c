@@ -561,8 +561,7 @@ static int cmd_show(int argc, char **argv)
 	{
 		char name[ADDR_MAX + 2];
 
-		snprintf(name, sizeof name, "%s%s%s", argv[1], strchr(argv[1], '@') ? "" : "@",
-		         strchr(argv[1], '@') ? "" : S.domain);
+		(void)addr_qualify(argv[1], S.domain, name, sizeof name);
 		rc = users_lookup(S.users, name, &u, NULL, &e);
 	}
 	if (rc < 0)
@@ -941,8 +940,8 @@ static int same_target(const char *a, const char *b)
 		return 1;
 	if (strchr("|/@", a[0]) || strchr("|/@", b[0]))
 		return 0;
-	snprintf(qa, sizeof qa, "%s%s%s", a, strchr(a, '@') ? "" : "@", strchr(a, '@') ? "" : S.domain);
-	snprintf(qb, sizeof qb, "%s%s%s", b, strchr(b, '@') ? "" : "@", strchr(b, '@') ? "" : S.domain);
+	(void)addr_qualify(a, S.domain, qa, sizeof qa);
+	(void)addr_qualify(b, S.domain, qb, sizeof qb);
 	return strcasecmp(qa, qb) == 0;
 }
 
