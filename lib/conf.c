@@ -29,6 +29,16 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_RELAY_FROM] = "relay_from",
 	[CONF_TLS_CERT] = "tls_cert",
 	[CONF_TLS_KEY] = "tls_key",
+	[CONF_DELIVERY_COMMAND] = "delivery_command",
+	[CONF_RETRY_MIN] = "retry_min",
+	[CONF_RETRY_MAX] = "retry_max",
+	[CONF_QUEUE_LIFETIME] = "queue_lifetime",
+	[CONF_DELAY_WARNING] = "delay_warning",
+	[CONF_RELAYHOST] = "relayhost",
+	[CONF_RELAY_AUTH_FILE] = "relay_auth_file",
+	[CONF_ROUTES] = "routes",
+	[CONF_SMTP_TLS] = "smtp_tls",
+	[CONF_TLS_CA_FILE] = "tls_ca_file",
 };
 
 static char *trim(char *s)
@@ -180,6 +190,28 @@ int conf_get_ms(const struct conf *c, enum conf_key key, unsigned long def,
 		return err_set(e, EX_CONFIG, "%s: %s must be a number of seconds, such as 2 or 0.5",
 		               c->path, names[key]);
 	*out = whole * 1000 + frac;
+	return 0;
+}
+
+int conf_get_duration(const struct conf *c, enum conf_key key, unsigned long def,
+                      unsigned long *out, struct err *e)
+{
+	static const char units[] = "smhdw";
+	static const unsigned long scale[] = { 1, 60, 3600, 86400, 604800 };
+	const char *v = c->value[key], *p = v, *u;
+	unsigned long n = 0;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	for (; *p >= '0' && *p <= '9' && n < 100000000; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	u = *p ? strchr(units, *p) : units;
+	if (p == v || u == NULL || (*p && p[1] != '\0') || n >= 100000000)
+		return err_set(e, EX_CONFIG, "%s: %s must be a duration, such as 300, 5m, 4h or 5d",
+		               c->path, names[key]);
+	*out = n * scale[u - units];
 	return 0;
 }
 

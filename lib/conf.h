@@ -31,6 +31,16 @@ enum conf_key {
 	CONF_RELAY_FROM,
 	CONF_TLS_CERT,
 	CONF_TLS_KEY,
+	CONF_DELIVERY_COMMAND,
+	CONF_RETRY_MIN,
+	CONF_RETRY_MAX,
+	CONF_QUEUE_LIFETIME,
+	CONF_DELAY_WARNING,
+	CONF_RELAYHOST,
+	CONF_RELAY_AUTH_FILE,
+	CONF_ROUTES,
+	CONF_SMTP_TLS,
+	CONF_TLS_CA_FILE,
 	CONF_NKEYS
 };
 
@@ -62,6 +72,12 @@ int conf_get_bool(const struct conf *c, enum conf_key key, int def, int *out,
  * (EX_CONFIG). */
 int conf_get_ms(const struct conf *c, enum conf_key key, unsigned long def,
                 unsigned long *out, struct err *e);
+
+/* The value of key, a duration: a number with an optional unit s, m, h, d
+ * or w (seconds when none), in seconds into *out; def when unset. Returns
+ * 0, or -1 with e set (EX_CONFIG). */
+int conf_get_duration(const struct conf *c, enum conf_key key, unsigned long def,
+                      unsigned long *out, struct err *e);
 
 void conf_free(struct conf *c);
 

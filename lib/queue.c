@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,12 +9,13 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file.h"
 #include "queue.h"
 
-static const char *const subdirs[] = { "tmp", "msg", "state" };
+static const char *const subdirs[] = { "tmp", "msg", "state", "hold" };
 
 int queue_init(const char *dir, struct err *e)
 {
@@ -189,4 +191,454 @@ void queue_trigger(const char *dir)
 		return;   /* ENXIO: no runner is listening; cron will come */
 	(void)!write(fd, "", 1);
 	close(fd);
+}
+
+#define ENVELOPE_MAX (16UL << 20)
+
+/* Split line into at most max TAB-separated fields in place; returns the
+ * count. */
+static int fields(char *line, char **f, int max)
+{
+	int n = 0;
+
+	f[n++] = line;
+	for (char *p = line; *p && n < max; p++)
+		if (*p == '\t') {
+			*p = '\0';
+			f[n++] = p + 1;
+		}
+	return n;
+}
+
+static int digits_value(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int queue_load(struct queue_file *f, const char *path, struct err *e)
+{
+	const char *base = strrchr(path, '/');
+	size_t len = 0, cap = 0, nrcpt = 0, rcap = 0;
+	char *end = NULL, *line, *next;
+	struct stat st;
+	uint64_t v;
+	int have_size = 0;
+
+	memset(f, 0, sizeof *f);
+	base = base ? base + 1 : path;
+	if (snprintf(f->id, sizeof f->id, "%s", base) >= (int)sizeof f->id)
+		return err_set(e, EX_DATAERR, "%s: name too long for a queue ID", path);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return err_sys(e, errno == ENOENT ? EX_NOINPUT : EX_TEMPFAIL, "open %s", path);
+	/* the envelope: up to the first empty line */
+	while (end == NULL) {
+		ssize_t r;
+
+		if (len + 4096 + 1 > cap) {
+			char *p;
+
+			if (cap >= ENVELOPE_MAX) {
+				err_set(e, EX_DATAERR, "%s: envelope longer than %lu bytes", path,
+				        ENVELOPE_MAX);
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 16384;
+			if ((p = realloc(f->text, cap)) == NULL) {
+				err_sys(e, EX_TEMPFAIL, "%s", path);
+				goto fail;
+			}
+			f->text = p;
+		}
+		r = pread(f->fd, f->text + len, cap - len - 1, (off_t)len);
+		if (r < 0) {
+			err_sys(e, EX_TEMPFAIL, "read %s", path);
+			goto fail;
+		}
+		if (r == 0) {
+			err_set(e, EX_DATAERR, "%s: no end of envelope", path);
+			goto fail;
+		}
+		f->text[len + (size_t)r] = '\0';
+		if (memchr(f->text + len, '\0', (size_t)r) != NULL) {
+			err_set(e, EX_DATAERR, "%s: NUL in the envelope", path);
+			goto fail;
+		}
+		end = strstr(len ? f->text + len - 1 : f->text, "\n\n");
+		len += (size_t)r;
+	}
+	f->body_at = (uint64_t)(end - f->text) + 2;
+	end[1] = '\0';
+	f->env.sender = NULL;
+	for (line = f->text; *line; line = next) {
+		char *fl[4];
+		int nf;
+
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		nf = fields(line, fl, 4);
+		if (line == f->text) {
+			if (nf != 2 || strcmp(fl[0], "mail-queue") != 0 || strcmp(fl[1], "1") != 0) {
+				err_set(e, EX_DATAERR, "%s: not a mail-queue 1 file", path);
+				goto fail;
+			}
+		} else if (strcmp(fl[0], "size") == 0 && nf == 2 && digits_value(fl[1], &v) == 0) {
+			f->size = v;
+			have_size = 1;
+		} else if (strcmp(fl[0], "arrival") == 0 && nf == 2 && digits_value(fl[1], &v) == 0) {
+			f->arrival = (long long)v;
+		} else if (strcmp(fl[0], "sender") == 0 && nf == 2) {
+			f->env.sender = fl[1];
+		} else if (strcmp(fl[0], "body") == 0 && nf == 2) {
+			f->env.body = fl[1];
+		} else if (strcmp(fl[0], "smtputf8") == 0 && nf == 1) {
+			f->env.smtputf8 = 1;
+		} else if (strcmp(fl[0], "ret") == 0 && nf == 2) {
+			f->env.ret = fl[1];
+		} else if (strcmp(fl[0], "envid") == 0 && nf == 2) {
+			f->env.envid = fl[1];
+		} else if (strcmp(fl[0], "client") == 0 && nf == 2) {
+			f->env.client = fl[1];
+		} else if (strcmp(fl[0], "rcpt") == 0 && nf == 4 && fl[1][0] != '\0') {
+			if (nrcpt == rcap) {
+				struct queue_rcpt *p;
+
+				rcap = rcap ? rcap * 2 : 8;
+				if ((p = realloc(f->rcpt, rcap * sizeof *p)) == NULL) {
+					err_sys(e, EX_TEMPFAIL, "%s", path);
+					goto fail;
+				}
+				f->rcpt = p;
+			}
+			f->rcpt[nrcpt].address = fl[1];
+			f->rcpt[nrcpt].notify = fl[2][0] ? fl[2] : NULL;
+			f->rcpt[nrcpt].orcpt = fl[3][0] ? fl[3] : NULL;
+			nrcpt++;
+		} else {
+			/* a later version may add lines; this one must not guess */
+			err_set(e, EX_DATAERR, "%s: unknown envelope line \"%.40s\"", path, fl[0]);
+			goto fail;
+		}
+	}
+	if (!have_size || f->env.sender == NULL || nrcpt == 0) {
+		err_set(e, EX_DATAERR, "%s: envelope without %s", path,
+		        !have_size ? "size" : f->env.sender == NULL ? "sender" : "recipients");
+		goto fail;
+	}
+	if (fstat(f->fd, &st) < 0) {
+		err_sys(e, EX_TEMPFAIL, "stat %s", path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size != f->body_at + f->size) {
+		err_set(e, EX_IOERR, "%s: message part is %lld bytes, its size line says %llu",
+		        path, (long long)st.st_size - (long long)f->body_at,
+		        (unsigned long long)f->size);
+		goto fail;
+	}
+	f->env.rcpt = f->rcpt;
+	f->env.nrcpt = nrcpt;
+	return 0;
+fail:
+	queue_file_free(f);
+	return -1;
+}
+
+void queue_file_free(struct queue_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->text);
+	free(f->rcpt);
+	f->text = NULL;
+	f->rcpt = NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+long queue_list(const char *dir, const char *sub, char ***ids, struct err *e)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *dp;
+
+	*ids = NULL;
+	if (file_join(path, sizeof path, dir, sub, e) < 0)
+		return -1;
+	if ((dp = opendir(path)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return err_sys(e, EX_TEMPFAIL, "open %s", path);
+	}
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.' || strlen(d->d_name) >= QUEUE_ID_MAX)
+			continue;
+		if (n == cap) {
+			char **p;
+
+			cap = cap ? cap * 2 : 64;
+			if ((p = realloc(v, cap * sizeof *p)) == NULL)
+				goto oom;
+			v = p;
+		}
+		if ((v[n] = strdup(d->d_name)) == NULL)
+			goto oom;
+		n++;
+	}
+	closedir(dp);
+	if (n > 0)
+		qsort(v, n, sizeof *v, cmp_str);
+	*ids = v;
+	return (long)n;
+oom:
+	closedir(dp);
+	queue_list_free(v, (long)n);
+	return err_sys(e, EX_TEMPFAIL, "list %s", path);
+}
+
+void queue_list_free(char **ids, long n)
+{
+	for (long i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* ---- state files ---- */
+
+static const char *const status_names[] = {
+	[QS_DELIVERED] = "delivered", [QS_DEFERRED] = "deferred", [QS_FAILED] = "failed",
+};
+
+int queue_state_lock(struct queue_state *s, const char *dir, const char *id,
+                     struct err *e)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	if (snprintf(s->path, sizeof s->path, "%s/state/%s", dir, id) >= (int)sizeof s->path)
+		return err_set(e, EX_CONFIG, "queue path too long");
+	s->fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->fd < 0)
+		return err_sys(e, err_code_for_errno(errno), "open %s", s->path);
+	if (fcntl(s->fd, F_SETLK, &fl) < 0) {
+		int busy = errno == EACCES || errno == EAGAIN;
+
+		if (!busy)
+			err_sys(e, EX_TEMPFAIL, "lock %s", s->path);
+		close(s->fd);
+		s->fd = -1;
+		return busy ? 0 : -1;
+	}
+	return 1;
+}
+
+static struct queue_event *state_slot(struct queue_state *s, size_t rcpt, const char *target)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ev[i].rcpt == rcpt && strcmp(s->ev[i].target, target) == 0)
+			return &s->ev[i];
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct queue_event *p = realloc(s->ev, cap * sizeof *p);
+
+		if (p == NULL)
+			return NULL;
+		s->ev = p;
+		s->cap = cap;
+	}
+	memset(&s->ev[s->n], 0, sizeof s->ev[s->n]);
+	s->ev[s->n].rcpt = rcpt;
+	if ((s->ev[s->n].target = strdup(target)) == NULL)
+		return NULL;
+	return &s->ev[s->n++];
+}
+
+/* Keep an event in memory; -1 when out of memory. */
+static int state_keep(struct queue_state *s, enum queue_status st, size_t rcpt,
+                      const char *target, long long at, long long next, const char *text)
+{
+	struct queue_event *ev = state_slot(s, rcpt, target);
+	char *t = strdup(text);
+
+	if (ev == NULL || t == NULL) {
+		free(t);
+		return -1;
+	}
+	free(ev->text);
+	ev->text = t;
+	ev->st = st;
+	ev->at = at;
+	ev->next = next;
+	if (st == QS_DEFERRED)
+		ev->tries++;
+	return 0;
+}
+
+int queue_state_read(struct queue_state *s, size_t nrcpt, struct err *e)
+{
+	char *data = NULL, *line, *next;
+	size_t len;
+
+	s->nrcpt = nrcpt;
+	if ((s->notified = calloc(nrcpt ? nrcpt : 1, 1)) == NULL)
+		return err_sys(e, EX_TEMPFAIL, "%s", s->path);
+	if (file_read_all(s->path, 64UL << 20, &data, &len, 1, e) < 0)
+		return -1;
+	for (line = data; line < data + len; line = next) {
+		char *f[6];
+		uint64_t rcpt, at, nx;
+		enum queue_status st = QS_NONE;
+
+		next = memchr(line, '\n', (size_t)(data + len - line));
+		if (next == NULL) {
+			/* cut short by a crash: end it so the next line starts clean */
+			if (write(s->fd, "\n", 1) != 1)
+				s->error = errno;
+			break;
+		}
+		*next++ = '\0';
+		if (memchr(line, '\0', (size_t)(next - 1 - line)) != NULL ||
+		    fields(line, f, 6) != 6 || digits_value(f[1], &rcpt) < 0 ||
+		    digits_value(f[3], &at) < 0 || digits_value(f[4], &nx) < 0 ||
+		    rcpt >= (nrcpt ? nrcpt : 1))
+			continue;
+		for (int k = QS_DELIVERED; k <= QS_FAILED; k++)
+			if (strcmp(f[0], status_names[k]) == 0)
+				st = (enum queue_status)k;
+		if (st != QS_NONE) {
+			if (f[2][0] == '\0' ||
+			    state_keep(s, st, (size_t)rcpt, f[2], (long long)at, (long long)nx, f[5]) < 0)
+				continue;
+		} else if (strcmp(f[0], "notified") == 0) {
+			s->notified[rcpt] = 1;
+		} else if (strcmp(f[0], "warned") == 0) {
+			s->warned = 1;
+		}
+	}
+	free(data);
+	return 0;
+}
+
+const struct queue_event *queue_state_get(const struct queue_state *s, size_t rcpt,
+                                          const char *target)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ev[i].rcpt == rcpt && strcmp(s->ev[i].target, target) == 0)
+			return &s->ev[i];
+	return NULL;
+}
+
+/* One state line: six TAB-separated fields (target and text already
+ * cleaned of TABs and line ends), cut to 2 KB. */
+static void state_line(struct queue_state *s, const char *what, size_t rcpt,
+                       const char *target, long long at, long long next, const char *text)
+{
+	char buf[2048];
+	int n = snprintf(buf, sizeof buf, "%s\t%zu\t%s\t%lld\t%lld\t%s", what, rcpt, target,
+	                 at, next, text);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf - 1)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	if (io_write_all(s->fd, buf, (size_t)n) < 0 && s->error == 0)
+		s->error = errno;
+}
+
+static void clean_field(char *out, size_t outsz, const char *in)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < outsz; i++)
+		out[i] = (in[i] == '\t' || in[i] == '\n' || in[i] == '\r') ? ' ' : in[i];
+	out[i] = '\0';
+}
+
+void queue_state_record(struct queue_state *s, enum queue_status st, size_t rcpt,
+                        const char *target, long long next, const char *text)
+{
+	char t[1024], x[1024];
+	long long now = (long long)time(NULL);
+
+	clean_field(t, sizeof t, target);
+	clean_field(x, sizeof x, text);
+	if (st != QS_DEFERRED)
+		next = 0;
+	state_line(s, status_names[st], rcpt, t, now, next, x);
+	if (state_keep(s, st, rcpt, t, now, next, x) < 0 && s->error == 0)
+		s->error = ENOMEM;
+}
+
+void queue_state_notified(struct queue_state *s, size_t rcpt, const char *dsn_id)
+{
+	long long now = (long long)time(NULL);
+
+	if (rcpt == (size_t)-1) {
+		state_line(s, "warned", 0, "-", now, 0, dsn_id);
+		s->warned = 1;
+	} else {
+		state_line(s, "notified", rcpt, "-", now, 0, dsn_id);
+		if (rcpt < s->nrcpt)
+			s->notified[rcpt] = 1;
+	}
+}
+
+int queue_state_sync(struct queue_state *s, struct err *e)
+{
+	if (s->error != 0) {
+		errno = s->error;
+		return err_sys(e, EX_TEMPFAIL, "write %s", s->path);
+	}
+	if (fdatasync(s->fd) < 0)
+		return err_sys(e, EX_TEMPFAIL, "fsync %s", s->path);
+	return 0;
+}
+
+void queue_state_close(struct queue_state *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->ev[i].target);
+		free(s->ev[i].text);
+	}
+	free(s->ev);
+	free(s->notified);
+	s->ev = NULL;
+	s->notified = NULL;
+	s->n = s->cap = 0;
+}
+
+int queue_remove(const char *dir, const char *sub, const char *id, struct err *e)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof path, "%s/%s/%s", dir, sub, id) >= (int)sizeof path)
+		return err_set(e, EX_CONFIG, "queue path too long");
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_sys(e, EX_TEMPFAIL, "remove %s", path);
+	if (file_fsync_parent(path, e) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/state/%s", dir, id);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return err_sys(e, EX_TEMPFAIL, "remove %s", path);
+	return 0;
 }

@@ -5,7 +5,9 @@
  *   QUEUE/tmp/ID     a message being written; debris after a crash
  *   QUEUE/msg/ID     a committed message: envelope lines, a blank line,
  *                    the message with LF line ends
- *   QUEUE/state/ID   what the runner did to each recipient (append-only)
+ *   QUEUE/state/ID   what the runner did to each recipient (append-only);
+ *                    its fcntl lock is the message's lock
+ *   QUEUE/hold/ID    a message put on hold by the admin
  *   QUEUE/trigger    a FIFO; a byte written to it wakes the runner
  *
  * A message is committed by the rename of tmp/ID into msg/, then an
@@ -25,6 +27,7 @@
 #include "io.h"
 
 #define QUEUE_ID_MAX 64
+#define QUEUE_DIR_DEFAULT LOCALSTATEDIR "/spool/mail-toolkit"
 
 struct queue_msg {
 	char dir[PATH_MAX];
@@ -83,5 +86,83 @@ void queue_abort(struct queue_msg *m);
 /* Wake a runner waiting on the trigger FIFO; nothing happens when none
  * waits. */
 void queue_trigger(const char *dir);
+
+/* A committed message read back. */
+struct queue_file {
+	char id[QUEUE_ID_MAX];
+	int fd;                  /* the file, open for reading */
+	char *text;              /* the envelope, split in place */
+	struct queue_env env;    /* pointing into text */
+	struct queue_rcpt *rcpt; /* env.rcpt */
+	long long arrival;
+	uint64_t size;           /* length of the message part */
+	uint64_t body_at;        /* where it starts in the file */
+};
+
+/* Read the envelope of the message file at path, whose name is its ID.
+ * Returns 0, or -1 with e set: EX_NOINPUT when it is gone, EX_DATAERR when
+ * the envelope is malformed, EX_IOERR when the message part is not as long
+ * as its size line says (a crash cut it short before the commit, which
+ * was then never acknowledged), EX_TEMPFAIL when it cannot be read. */
+int queue_load(struct queue_file *f, const char *path, struct err *e);
+void queue_file_free(struct queue_file *f);
+
+/* The IDs of the files in dir/sub ("msg" or "hold"), sorted, so oldest
+ * first within a second. Returns the count, or -1 with e set. */
+long queue_list(const char *dir, const char *sub, char ***ids, struct err *e);
+void queue_list_free(char **ids, long n);
+
+/* What the runner did with a recipient, or with one place an alias sent it
+ * to (a target): the latest line of the state file for it. */
+enum queue_status { QS_NONE, QS_DELIVERED, QS_DEFERRED, QS_FAILED };
+
+struct queue_event {
+	enum queue_status st;
+	size_t rcpt;             /* index in the envelope, from 0 */
+	char *target;            /* the address, account, |command or /file */
+	long long at, next;      /* when; for QS_DEFERRED the next attempt */
+	unsigned tries;          /* deferrals so far */
+	char *text;              /* the reply or reason */
+};
+
+struct queue_state {
+	int fd;                  /* state/ID, open for appending, locked */
+	char path[PATH_MAX];
+	struct queue_event *ev;  /* one per (rcpt, target), first seen first */
+	size_t n, cap;
+	size_t nrcpt;
+	unsigned char *notified; /* per recipient: a DSN about it is queued */
+	int warned;              /* a delay warning is queued */
+	int error;               /* first errno of a failed append */
+};
+
+/* Lock the message id of queue dir: its state file, made when missing,
+ * under a non-blocking fcntl lock held until queue_state_close. Returns
+ * 1 when locked, 0 when another process holds it, -1 with e set. */
+int queue_state_lock(struct queue_state *s, const char *dir, const char *id,
+                     struct err *e);
+/* Read the state file of a locked message with nrcpt recipients. Lines
+ * that do not parse (the last one, cut by a crash) are skipped. Returns
+ * 0, or -1 with e set. */
+int queue_state_read(struct queue_state *s, size_t nrcpt, struct err *e);
+/* The latest event of (rcpt, target), or NULL. */
+const struct queue_event *queue_state_get(const struct queue_state *s, size_t rcpt,
+                                          const char *target);
+/* Append an event (st is not QS_NONE) and keep it as the latest. next is
+ * the next attempt for QS_DEFERRED. Errors are kept for queue_state_sync. */
+void queue_state_record(struct queue_state *s, enum queue_status st, size_t rcpt,
+                        const char *target, long long next, const char *text);
+/* Note that a DSN (queued as dsn_id) covers recipient rcpt, or with rcpt
+ * (size_t)-1 that a delay warning was sent. */
+void queue_state_notified(struct queue_state *s, size_t rcpt, const char *dsn_id);
+/* Make the appended lines durable. Returns 0, or -1 with e set. */
+int queue_state_sync(struct queue_state *s, struct err *e);
+/* Unlock and free; the file stays. */
+void queue_state_close(struct queue_state *s);
+
+/* Remove a finished message: msg/ID (or hold/ID), made durable, then its
+ * state file, in that order so a crash never leaves a message without its
+ * history. Returns 0, or -1 with e set. */
+int queue_remove(const char *dir, const char *sub, const char *id, struct err *e);
 
 #endif

@@ -19,6 +19,7 @@
 #include "base64.h"
 #include "err.h"
 #include "queue.h"
+#include "run.h"
 #include "smtp.h"
 #include "smtpd.h"
 #include "users.h"
@@ -507,31 +508,18 @@ static int read_data(struct dataread *d)
 
 /* ---- hand-off ---- */
 
-static int is_permanent(int status)
-{
-	static const int codes[] = { 64, 65, 67, 68, 70, 76, 77, 78, 100 };
-
-	if (!WIFEXITED(status))
-		return 0;   /* a crash is temporary: never bounce on a bug */
-	for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
-		if (WEXITSTATUS(status) == codes[i])
-			return 1;
-	return 0;
-}
-
 /* Run the --deliver program for the recipient (one per transaction in
  * this mode) with the message, Received: included, on stdin: the bytes of
- * the file at path from body_at on. Writes the SMTP reply into out. */
+ * the file at path from body_at on, bounded by what is left of the
+ * session. Writes the SMTP reply into out. */
 static void deliver(struct session *s, const char *path, uint64_t body_at, char *out, size_t outsz)
 {
-	char why[512] = "", drain[512], env_sender[SMTP_PATH_MAX + 8], env_rcpt[SMTP_PATH_MAX + 16];
-	size_t got = 0;
-	int status = 0, errpipe[2], reaped = 0;
-	pid_t pid;
-	ssize_t k;
+	char env_sender[SMTP_PATH_MAX + 8], env_rcpt[SMTP_PATH_MAX + 16];
+	char *env[] = { env_sender, env_rcpt, NULL };
+	struct run_result r;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || lseek(fd, (off_t)body_at, SEEK_SET) < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+	if (fd < 0 || lseek(fd, (off_t)body_at, SEEK_SET) < 0) {
 		snprintf(out, outsz, "451 4.3.0 Cannot start delivery");
 		if (fd >= 0)
 			close(fd);
@@ -539,86 +527,18 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 	}
 	snprintf(env_sender, sizeof env_sender, "SENDER=%s", s->sender);
 	snprintf(env_rcpt, sizeof env_rcpt, "RECIPIENT=%s", s->rcpt[0].address);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		setpgid(0, 0);   /* so that a timeout can end all it started */
-		dup2(fd, 0);
-		/* its stdout must never reach the SMTP client */
-		dup2(null >= 0 ? null : errpipe[1], 1);
-		dup2(errpipe[1], 2);
-		putenv(env_sender);
-		putenv(env_rcpt);
-		signal(SIGPIPE, SIG_DFL);
-		/* bounded by what is left of the session: SIGALRM ends it, and a
-		 * signal is a temporary failure */
-		alarm((unsigned)(s->deadline > time(NULL) ? s->deadline - time(NULL) : 1));
-		execvp(s->c->deliver[0], s->c->deliver);
-		fprintf(stderr, "cannot run %s: %s\n", s->c->deliver[0], strerror(errno));
-		_exit(EX_TEMPFAIL);
-	}
-	if (pid > 0)
-		(void)setpgid(pid, pid);   /* as the child does: no race either way */
-	close(errpipe[1]);
+	(void)run_program(s->c->deliver, env, fd, -1, s->deadline, &r);
 	close(fd);
-	if (pid < 0) {
-		close(errpipe[0]);
-		snprintf(out, outsz, "451 4.3.0 Cannot start delivery");
-		return;
-	}
-	/* The first line of its stderr is the reason; the rest is drained.
-	 * Reading stops when the program has exited (a child it left behind
-	 * may hold the pipe) or the session's time is up (then its whole
-	 * process group is killed). */
-	for (int done = 0; !done;) {
-		struct pollfd p = { .fd = errpipe[0], .events = POLLIN };
-		pid_t w;
-
-		if (poll(&p, 1, 200) > 0) {
-			k = read(errpipe[0], drain, sizeof drain);
-			if (k > 0) {
-				size_t take = (size_t)k;
-
-				if (take > sizeof why - 1 - got)
-					take = sizeof why - 1 - got;
-				memcpy(why + got, drain, take);
-				got += take;
-				continue;
-			}
-			if (k == 0)
-				break;   /* every writer closed it */
-		}
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid) {
-			reaped = 1;
-			done = 1;
-		} else if (time(NULL) >= s->deadline) {
-			kill(-pid, SIGKILL);
-		}
-	}
-	why[got] = '\0';
-	close(errpipe[0]);
-	if (!reaped)
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	kill(-pid, SIGKILL);   /* what the program left running */
-	why[strcspn(why, "\n")] = '\0';
-	{
-		char safe[400];
-
-		err_escape(safe, sizeof safe, why, strlen(why));
-		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-			log_line(s, "deliver=%s status=%d%s reason=\"%s\"", s->c->deliver[0],
-			         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			         WIFEXITED(status) ? "" : " (signal)", safe);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			snprintf(out, outsz, "250 2.0.0 Ok: delivered");
-		else if (is_permanent(status))
-			snprintf(out, outsz, "550 5.0.0 %s", safe[0] ? safe : "Delivery refused");
-		else
-			snprintf(out, outsz, "451 4.0.0 %s", safe[0] ? safe : "Delivery failed, try again later");
-	}
+	if (!r.ok)
+		log_line(s, "deliver=%s status=%d%s reason=\"%s\"", s->c->deliver[0],
+		         r.status < 0 ? -1 : WIFEXITED(r.status) ? WEXITSTATUS(r.status) : WTERMSIG(r.status),
+		         r.status >= 0 && !WIFEXITED(r.status) ? " (signal)" : "", r.reason);
+	if (r.ok)
+		snprintf(out, outsz, "250 2.0.0 Ok: delivered");
+	else if (r.permanent)
+		snprintf(out, outsz, "550 5.0.0 %s", r.reason[0] ? r.reason : "Delivery refused");
+	else
+		snprintf(out, outsz, "451 4.0.0 %s", r.reason[0] ? r.reason : "Delivery failed, try again later");
 }
 
 /* The message in q is complete: commit it (or deliver it) and reply. */

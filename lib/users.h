@@ -25,6 +25,7 @@
 #include "err.h"
 
 #define USERS_LINE_MAX 8192
+#define USERS_MAIL_ROOT_DEFAULT "/var/vmail"
 #define USERS_LOCK_TIMEOUT 30   /* seconds to wait for another editor */
 
 struct user {

@@ -30,7 +30,6 @@
 #include "smtpd.h"
 #include "tls.h"
 
-#define DEFAULT_QUEUE_DIR LOCALSTATEDIR "/spool/mail-toolkit"
 #define DEFAULT_MAX_SIZE (25UL << 20)
 #define MAX_RELAY_FROM 64
 
@@ -43,7 +42,7 @@ static const char usage_text[] =
 "Serve one SMTP session on standard input and output (tcpserver, inetd).\n"
 "  --submission         AUTH required before MAIL; senders must be the user's\n"
 "  --relay-from CIDR    clients that may relay (also: RELAYCLIENT set)\n"
-"  --queue DIR          queue directory (default queue_dir, " DEFAULT_QUEUE_DIR ")\n"
+"  --queue DIR          queue directory (default queue_dir, " QUEUE_DIR_DEFAULT ")\n"
 "  --deliver 'P ARGS'   run P once per recipient instead of queueing\n"
 "                       (no shell; SENDER and RECIPIENT in the environment)\n"
 "  --hostname NAME      name in the greeting and Received: (default: host name)\n"
@@ -264,7 +263,7 @@ int main(int argc, char **argv)
 		hostname = host;
 	}
 	c.hostname = hostname;
-	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, DEFAULT_QUEUE_DIR);
+	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
 	if (c.queue_dir[0] != '/') {
 		if (queue)
 			die_usage("--queue must be an absolute path");

@@ -44,8 +44,9 @@ static const char usage_text[] =
 "  --config FILE        configuration file (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
 "  -v, --verbose        report the delivered file on stderr\n"
 "  -h, --help           show this help;  -V, --version  show the version\n"
-"Without --maildir or --mbox: home_mailbox from mail.conf (default Maildir/)\n"
-"under $HOME. Environment: SENDER, RECIPIENT, HOME, USER, MAIL_CONF, TMPDIR.\n";
+"Without --maildir or --mbox: $MAILBOX (a Maildir when it ends in '/'), else\n"
+"home_mailbox from mail.conf (default Maildir/) under $HOME.\n"
+"Environment: SENDER, RECIPIENT, MAILBOX, HOME, USER, MAIL_CONF, TMPDIR.\n";
 
 static __attribute__((noreturn)) void die(int code, const char *msg)
 {
@@ -202,6 +203,22 @@ int main(int argc, char **argv)
 	if (quota_arg != NULL && quota_parse(quota_arg, &quota, &e) < 0)
 		die_usage(e.msg);
 
+	if (maildir == NULL && mbox == NULL && (s = getenv("MAILBOX")) != NULL && s[0] != '\0') {
+		/* as mail-send sets it for a delivery_command: a trailing '/'
+		 * makes it a Maildir */
+		size_t n = strlen(s);
+
+		if (s[0] != '/' || n >= sizeof path)
+			die(EX_CONFIG, "MAILBOX must be an absolute path");
+		memcpy(path, s, n + 1);
+		if (path[n - 1] == '/') {
+			while (n > 1 && path[n - 1] == '/')
+				path[--n] = '\0';
+			maildir = path;
+		} else {
+			mbox = path;
+		}
+	}
 	if (maildir == NULL && mbox == NULL) {
 		/* Relative to the home directory, as Postfix's home_mailbox. */
 		const char *hm = conf_get(&conf, CONF_HOME_MAILBOX, "Maildir/");

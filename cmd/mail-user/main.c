@@ -38,7 +38,6 @@
 #include "saslprep.h"
 #include "users.h"
 
-#define DEFAULT_MAIL_ROOT "/var/vmail"
 #define DEFAULT_AUTH_DELAY_MS 2000
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -135,7 +134,7 @@ static void load_settings(const char *config, const char *users, const char *ali
 	S.users = S.r.users_file;
 	S.aliases = S.r.aliases_file;
 	S.domain = S.r.domain;
-	S.mail_root = conf_get(&S.conf, CONF_MAIL_ROOT, DEFAULT_MAIL_ROOT);
+	S.mail_root = conf_get(&S.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if (S.mail_root[0] != '/')
 		die(EX_CONFIG, "mail_root must be an absolute path");
 	if (conf_get_ms(&S.conf, CONF_AUTH_FAILURE_DELAY, DEFAULT_AUTH_DELAY_MS,

@@ -1,0 +1,410 @@
+/* mail-send: everything after a message is accepted. As sendmail it
+ * queues a message read from stdin (inject.c); as the queue runner it
+ * delivers what is due (runner.c) to local mailboxes (local.c) and remote
+ * hosts (remote.c), retrying and bouncing (dsn.c); and it lists, deletes,
+ * holds and releases queued messages.
+ *
+ * Design: one program, as sendmail is, so that /usr/sbin/sendmail and
+ * mailq can be links to it. The mode is chosen by the first of the long
+ * options below; everything else is the sendmail command line. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "err.h"
+#include "file.h"
+#include "send.h"
+#include "users.h"
+
+static const char usage_text[] =
+"usage: mail-send [-f SENDER] [-F NAME] [-t] [-i] [-N NOTIFY] [-R RET] [RCPT...]\n"
+"       mail-send --run [--flush] [--jobs N] | --daemon [--jobs N]\n"
+"       mail-send --list | --delete ID... | --hold ID... | --release ID...\n"
+"Queue a message read from standard input (sendmail), or run the queue.\n"
+"  -f SENDER      envelope sender (default: your login name at the domain)\n"
+"  -F NAME        full name for the From: field it adds\n"
+"  -t             recipients from To:, Cc: and Bcc: as well\n"
+"  -i, -oi        a line with a lone '.' does not end the message\n"
+"  -N NOTIFY      DSN: never, or success,failure,delay; -R full|hdrs\n"
+"  -bm            queue the message (the default); -bp: as --list; -q: as --run\n"
+"  --run          deliver everything due, then exit (for cron)\n"
+"  --daemon       keep running; a new message is picked up within a second\n"
+"  --flush        try every deferred message now (with --run or alone)\n"
+"  --jobs N       deliver N messages at once (default 4)\n"
+"  --list         the queue: ID, age, size, sender, recipients, last error\n"
+"  --delete ID    remove a message; --hold ID / --release ID: keep it aside\n"
+"  --route D=H[:P]  deliver mail for domain D (or *) to host H, port P\n"
+"  --queue DIR    queue directory (default queue_dir, " QUEUE_DIR_DEFAULT ")\n"
+"  --hostname N   our name in EHLO, Message-ID: and bounces\n"
+"  --config FILE  configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
+"  -v             report each delivery on stderr\n"
+"  -h, --help     show this help;  -V, --version  show the version\n"
+"Environment: MAIL_CONF.\n";
+
+void die(int code, const char *fmt, ...)
+{
+	char msg[600], safe[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mail-send: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
+	exit(code);
+}
+
+static __attribute__((noreturn)) void die_usage(const char *msg)
+{
+	fprintf(stderr, "mail-send: %s (see mail-send --help)\n", msg);
+	exit(EX_USAGE);
+}
+
+static unsigned long number(const char *s, unsigned long max, const char *what)
+{
+	char *end, msg[128];
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max) {
+		snprintf(msg, sizeof msg, "%s takes a number up to %lu", what, max);
+		die_usage(msg);
+	}
+	return n;
+}
+
+/* "domain=host[:port]" or "domain=[address]:port" into r. */
+static int parse_route(const char *s, struct route *r)
+{
+	const char *eq = strchr(s, '='), *h, *colon;
+	char *p;
+
+	if (eq == NULL || eq == s || eq[1] == '\0')
+		return -1;
+	r->domain = strndup(s, (size_t)(eq - s));
+	h = eq + 1;
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
+
+		if (close == NULL)
+			return -1;
+		r->host = strndup(h, (size_t)(close - h + 1));
+		colon = close[1] == ':' ? close + 1 : close[1] == '\0' ? NULL : "";
+	} else {
+		colon = strchr(h, ':');
+		r->host = colon ? strndup(h, (size_t)(colon - h)) : strdup(h);
+	}
+	if (colon != NULL && (*colon != ':' || colon[1] == '\0' ||
+	                      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		return -1;
+	r->port = strdup(colon ? colon + 1 : "");
+	if (r->domain == NULL || r->host == NULL || r->port == NULL || r->host[0] == '\0')
+		return -1;
+	for (p = r->domain; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return strcmp(r->domain, "*") == 0 || addr_domain_valid(r->domain) ? 0 : -1;
+}
+
+static void add_route(struct send_config *c, const char *s, const char *where)
+{
+	if (c->nroutes == MAX_ROUTES)
+		die(EX_USAGE, "%s: more than %d routes", where, MAX_ROUTES);
+	if (parse_route(s, &c->routes[c->nroutes]) < 0)
+		die(EX_USAGE, "%s: bad route \"%s\": DOMAIN=HOST[:PORT] expected", where, s);
+	c->nroutes++;
+}
+
+/* Split "prog arg | prog arg" at blanks; '|' stays a word of its own. */
+static char **split_command(const char *s)
+{
+	char *copy = malloc(strlen(s) * 2 + 1), *q = copy;
+	char **v = calloc(strlen(s) + 2, sizeof *v);
+	size_t n = 0;
+
+	if (copy == NULL || v == NULL)
+		die(EX_OSERR, "out of memory");
+	for (const char *p = s; *p; p++) {
+		if (*p == '|') {
+			*q++ = ' ';
+			*q++ = '|';
+			*q++ = ' ';
+		} else {
+			*q++ = *p;
+		}
+	}
+	*q = '\0';
+	for (char *tok = strtok(copy, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
+		v[n++] = tok;
+	if (n == 0 || strcmp(v[0], "|") == 0 || strcmp(v[n - 1], "|") == 0)
+		die(EX_CONFIG, "delivery_command must be programs separated by |");
+	return v;
+}
+
+/* The mail-store program: next to this one when it is there (a build
+ * tree, or the same bin/), else found in PATH. */
+static const char *find_mail_store(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if (snprintf(path, sizeof path, "%s/mail-store", self) < (int)sizeof path &&
+			    access(path, X_OK) == 0)
+				return path;
+		}
+	}
+	return "mail-store";
+}
+
+enum { OPT_RUN = 256, OPT_DAEMON, OPT_FLUSH, OPT_JOBS, OPT_LIST, OPT_DELETE, OPT_HOLD,
+       OPT_RELEASE, OPT_ROUTE, OPT_QUEUE, OPT_HOSTNAME, OPT_CONFIG, OPT_HELP, OPT_VERSION };
+
+static const struct { const char *name; int opt; int arg; } longopts[] = {
+	{ "run", OPT_RUN, 0 }, { "daemon", OPT_DAEMON, 0 }, { "flush", OPT_FLUSH, 0 },
+	{ "jobs", OPT_JOBS, 1 }, { "list", OPT_LIST, 0 }, { "delete", OPT_DELETE, 0 },
+	{ "hold", OPT_HOLD, 0 }, { "release", OPT_RELEASE, 0 }, { "route", OPT_ROUTE, 1 },
+	{ "queue", OPT_QUEUE, 1 }, { "hostname", OPT_HOSTNAME, 1 }, { "config", OPT_CONFIG, 1 },
+	{ "help", OPT_HELP, 0 }, { "version", OPT_VERSION, 0 },
+};
+
+/* The long options are taken out of argv wherever they are (up to a
+ * "--"), so that what is left is a sendmail command line. "--opt=x" and
+ * "--opt x" both work. Returns the mode. */
+static int take_long_options(struct send_config *c, int *argc, char **argv,
+                             const char **config, const char **queue, const char **hostname)
+{
+	int mode = 0, out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		size_t k, len;
+
+		if (strcmp(a, "--") == 0) {
+			/* the rest is the sendmail command line */
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		len = strcspn(a + 2, "=");
+		for (k = 0; k < sizeof longopts / sizeof *longopts; k++)
+			if (strlen(longopts[k].name) == len && strncmp(a + 2, longopts[k].name, len) == 0)
+				break;
+		if (k == sizeof longopts / sizeof *longopts) {
+			char msg[160];
+
+			snprintf(msg, sizeof msg, "unknown option %.100s", a);
+			die_usage(msg);
+		}
+		if (longopts[k].arg) {
+			if (a[2 + len] == '=')
+				val = a + 3 + len;
+			else if (i + 1 < *argc)
+				val = argv[++i];
+			else {
+				char msg[160];
+
+				snprintf(msg, sizeof msg, "--%s needs a value", longopts[k].name);
+				die_usage(msg);
+			}
+		} else if (a[2 + len] == '=') {
+			die_usage("an option without a value was given one");
+		}
+		switch (longopts[k].opt) {
+		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_VERSION: printf("mail-send (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); exit(0);
+		case OPT_FLUSH: c->flush = 1; break;
+		case OPT_JOBS:
+			c->jobs = (unsigned)number(val, 100, "--jobs");
+			if (c->jobs == 0)
+				die_usage("--jobs takes a number from 1 to 100");
+			break;
+		case OPT_ROUTE: add_route(c, val, "--route"); break;
+		case OPT_QUEUE: *queue = val; break;
+		case OPT_HOSTNAME: *hostname = val; break;
+		case OPT_CONFIG: *config = val; break;
+		default:
+			if (mode && mode != longopts[k].opt)
+				die_usage("only one of --run, --daemon, --list, --delete, --hold, --release");
+			mode = longopts[k].opt;
+		}
+	}
+	if (c->flush && mode == 0)
+		mode = OPT_RUN;
+	*argc = out;
+	argv[out] = NULL;
+	return mode;
+}
+
+int main(int argc, char **argv)
+{
+	struct send_config c = { .jobs = 4 };
+	const char *config = NULL, *queue = NULL, *hostname = NULL, *v, *prog;
+	static char host[256];
+	struct err e;
+	int mode, rc = 0;
+
+	prog = strrchr(argv[0], '/');
+	prog = prog ? prog + 1 : argv[0];
+	mode = take_long_options(&c, &argc, argv, &config, &queue, &hostname);
+	if (mode == 0 && strcmp(prog, "mailq") == 0)
+		mode = OPT_LIST;
+	if (conf_load(&c.conf, config, &e) < 0)
+		die(e.code, "%s", e.msg);
+	if (hostname == NULL)
+		hostname = conf_get(&c.conf, CONF_HOSTNAME, NULL);
+	if (hostname == NULL) {
+		if (gethostname(host, sizeof host - 1) < 0)
+			snprintf(host, sizeof host, "localhost");
+		host[sizeof host - 1] = '\0';
+		hostname = host;
+	}
+	if (hostname[0] == '\0' || strpbrk(hostname, " \t()<>@") != NULL)
+		die(EX_CONFIG, "the hostname must be a name, without blanks");
+	c.hostname = hostname;
+	c.queue_dir = queue ? queue : conf_get(&c.conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
+	if (c.queue_dir[0] != '/')
+		die(EX_CONFIG, "the queue directory must be an absolute path");
+	if (resolver_configure(&c.resolver, &c.conf, hostname, &e) < 0)
+		die(e.code, "%s", e.msg);
+	c.domain = c.resolver.domain;
+	c.mail_root = conf_get(&c.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
+	if ((v = conf_get(&c.conf, CONF_DELIVERY_COMMAND, NULL)) != NULL)
+		c.delivery = split_command(v);
+	c.mail_store = find_mail_store();
+	if (conf_get_duration(&c.conf, CONF_RETRY_MIN, 300, &c.retry_min, &e) < 0 ||
+	    conf_get_duration(&c.conf, CONF_RETRY_MAX, 4 * 3600, &c.retry_max, &e) < 0 ||
+	    conf_get_duration(&c.conf, CONF_QUEUE_LIFETIME, 5 * 86400, &c.lifetime, &e) < 0 ||
+	    conf_get_duration(&c.conf, CONF_DELAY_WARNING, 4 * 3600, &c.delay_warning, &e) < 0)
+		die(e.code, "%s", e.msg);
+	if (c.retry_min == 0)
+		c.retry_min = 1;
+	if (c.retry_max < c.retry_min)
+		c.retry_max = c.retry_min;
+	if ((v = conf_get(&c.conf, CONF_ROUTES, NULL)) != NULL) {
+		char *copy = strdup(v);
+
+		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok; tok = strtok(NULL, ", \t"))
+			add_route(&c, tok, "routes");
+		free(copy);
+	}
+	c.relayhost = conf_get(&c.conf, CONF_RELAYHOST, NULL);
+	if (c.relayhost != NULL && strncmp(c.relayhost, "smtp://", 7) != 0 &&
+	    strncmp(c.relayhost, "smtps://", 8) != 0)
+		die(EX_CONFIG, "relayhost must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+	c.relay_auth_file = conf_get(&c.conf, CONF_RELAY_AUTH_FILE, NULL);
+	c.smtp_tls = conf_get(&c.conf, CONF_SMTP_TLS, "may");
+	if (strcmp(c.smtp_tls, "may") != 0 && strcmp(c.smtp_tls, "encrypt") != 0 &&
+	    strcmp(c.smtp_tls, "verify") != 0)
+		die(EX_CONFIG, "smtp_tls must be may, encrypt or verify");
+	c.ca_file = conf_get(&c.conf, CONF_TLS_CA_FILE, NULL);
+
+	switch (mode) {
+	case 0:
+		return inject_main(&c, argc, argv);
+	case OPT_RUN:
+	case OPT_DAEMON:
+		for (int i = 1; i < argc; i++)
+			if (strcmp(argv[i], "-v") == 0)
+				c.verbose = 1;
+			else
+				die_usage("--run and --daemon take no arguments but -v");
+		return runner_run(&c, mode == OPT_DAEMON);
+	case OPT_LIST:
+		if (argc > 1)
+			die_usage("--list takes no arguments");
+		return runner_list(&c);
+	default:
+		break;
+	}
+	/* --delete, --hold, --release ID... */
+	if (argc < 2)
+		die_usage("--delete, --hold and --release take queue IDs");
+	for (int i = 1; i < argc; i++) {
+		const char *id = argv[i];
+		char from[PATH_MAX], to[PATH_MAX];
+		struct queue_state s;
+		int locked;
+
+		if (id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL ||
+		    strlen(id) >= QUEUE_ID_MAX) {
+			fprintf(stderr, "mail-send: %s: not a queue ID\n", id);
+			rc = EX_USAGE;
+			continue;
+		}
+		/* the message's lock: a runner busy with it finishes first */
+		locked = queue_state_lock(&s, c.queue_dir, id, &e);
+		for (int tries = 0; locked == 0 && tries < 300; tries++) {
+			usleep(100000);
+			locked = queue_state_lock(&s, c.queue_dir, id, &e);
+		}
+		if (locked <= 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id,
+			        locked == 0 ? "busy: a runner is delivering it" : e.msg);
+			rc = locked == 0 ? EX_TEMPFAIL : e.code;
+			continue;
+		}
+		snprintf(from, sizeof from, "%s/%s/%s", c.queue_dir,
+		         mode == OPT_RELEASE ? "hold" : "msg", id);
+		snprintf(to, sizeof to, "%s/%s/%s", c.queue_dir,
+		         mode == OPT_RELEASE ? "msg" : "hold", id);
+		if (mode == OPT_DELETE) {
+			struct stat st;
+
+			if (stat(from, &st) < 0)
+				snprintf(from, sizeof from, "%s/hold/%s", c.queue_dir, id);
+			if (stat(from, &st) < 0) {
+				fprintf(stderr, "mail-send: %s: no such message\n", id);
+				rc = EX_NOINPUT;
+			} else if (queue_remove(c.queue_dir, strstr(from, "/hold/") ? "hold" : "msg",
+			                        id, &e) < 0) {
+				fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
+				rc = e.code;
+			} else {
+				printf("%s: deleted\n", id);
+			}
+		} else if (rename(from, to) < 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id,
+			        errno == ENOENT ? (mode == OPT_HOLD ? "no such message in the queue"
+			                                            : "no such message on hold")
+			                        : strerror(errno));
+			rc = errno == ENOENT ? EX_NOINPUT : EX_TEMPFAIL;
+		} else if (file_fsync_parent(to, &e) < 0 || file_fsync_parent(from, &e) < 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
+			rc = e.code;
+		} else {
+			printf("%s: %s\n", id, mode == OPT_HOLD ? "on hold" : "released");
+			if (mode == OPT_RELEASE)
+				queue_trigger(c.queue_dir);
+		}
+		/* a message that is gone leaves no state file behind */
+		if (mode == OPT_DELETE || rc == EX_NOINPUT) {
+			struct stat st;
+
+			snprintf(from, sizeof from, "%s/msg/%s", c.queue_dir, id);
+			snprintf(to, sizeof to, "%s/hold/%s", c.queue_dir, id);
+			if (stat(from, &st) < 0 && stat(to, &st) < 0)
+				unlink(s.path);
+		}
+		queue_state_close(&s);
+	}
+	return rc;
+}

@@ -1,0 +1,82 @@
+/* mail-send: what its parts share. main.c reads flags and mail.conf into a
+ * struct send_config and runs one mode: inject.c (sendmail), runner.c (the
+ * queue runner), which hands recipients to local.c (mail-store and alias
+ * targets) and remote.c (SMTP through libcurl), and dsn.c (bounces). */
+#ifndef SEND_H
+#define SEND_H
+
+#include <stddef.h>
+
+#include "alias.h"
+#include "conf.h"
+#include "queue.h"
+
+#define MAX_ROUTES 64
+
+struct route {
+	char *domain;            /* lower case, or "*" for every domain */
+	char *host;              /* host or [address] */
+	char *port;              /* "" for 25 */
+};
+
+struct send_config {
+	struct conf conf;
+	struct resolver resolver;
+	const char *queue_dir;
+	const char *hostname;
+	const char *domain;              /* for bare names and From: */
+	const char *mail_root;
+	char *const *delivery;           /* delivery_command split, or NULL */
+	const char *mail_store;          /* the mail-store program */
+	unsigned long retry_min, retry_max, lifetime, delay_warning;   /* seconds */
+	struct route routes[MAX_ROUTES];
+	size_t nroutes;
+	const char *relayhost;           /* smtp[s]://host[:port], or NULL */
+	const char *relay_auth_file;
+	const char *smtp_tls;            /* "may" (default), "encrypt" or "verify" */
+	const char *ca_file;
+	int flush;                       /* ignore the retry times */
+	unsigned jobs;
+	int verbose;
+};
+
+/* Outcome of one delivery attempt to one target. */
+struct outcome {
+	enum queue_status st;            /* QS_DELIVERED, QS_DEFERRED or QS_FAILED */
+	char text[600];                  /* "5.1.1 reason" or "host said: 550 ..." */
+};
+
+/* Print "mail-send: reason" on stderr and exit with code. */
+__attribute__((noreturn, format(printf, 2, 3))) void die(int code, const char *fmt, ...);
+
+/* inject.c: the sendmail interface. Returns the exit code. */
+int inject_main(struct send_config *c, int argc, char **argv);
+
+/* runner.c */
+int runner_run(struct send_config *c, int daemon);
+/* Write the queue listing to stdout (mailq). Returns the exit code. */
+int runner_list(struct send_config *c);
+
+/* local.c: deliver the message of f to the local target t for envelope
+ * recipient rcpt. */
+void local_deliver(struct send_config *c, const struct queue_file *f, const char *rcpt,
+                   const struct target *t, struct outcome *o);
+
+/* remote.c: deliver f to the n addresses of one domain; o[i] for addr[i]. */
+struct remote_rcpt {
+	const char *address;
+	struct outcome *o;
+};
+void remote_deliver(struct send_config *c, const struct queue_file *f, const char *domain,
+                    struct remote_rcpt *r, size_t n);
+void remote_global_init(void);
+
+/* dsn.c: queue a delivery status notification to the sender of f about
+ * the n recipients of idx (indexes into f's envelope, with their state in
+ * s): action "failed", "delayed" or "delivered". Sets id (QUEUE_ID_MAX).
+ * Returns 0, or -1 with e set. */
+int dsn_queue(struct send_config *c, const struct queue_file *f,
+              const struct queue_state *s, const size_t *idx, size_t n,
+              const char *action, char *id, struct err *e);
+
+#endif
