@@ -490,6 +490,40 @@ static int state_keep(struct queue_state *s, enum queue_status st, size_t rcpt,
 	return 0;
 }
 
+/* The whole state file, read through s->fd: opening and closing it by
+ * its path would drop the fcntl lock (POSIX drops a process's locks on a
+ * file at the first close of any descriptor for it). */
+static int state_slurp(struct queue_state *s, char **data, size_t *len, struct err *e)
+{
+	struct stat st;
+	size_t got = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (fstat(s->fd, &st) < 0)
+		return err_sys(e, EX_TEMPFAIL, "stat %s", s->path);
+	if (st.st_size > (off_t)(64L << 20))
+		return err_set(e, EX_TEMPFAIL, "%s: larger than 64 MB", s->path);
+	if ((*data = malloc((size_t)st.st_size + 1)) == NULL)
+		return err_sys(e, EX_TEMPFAIL, "%s", s->path);
+	while (got < (size_t)st.st_size) {
+		ssize_t r = pread(s->fd, *data + got, (size_t)st.st_size - got, (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(*data);
+			*data = NULL;
+			return err_sys(e, EX_TEMPFAIL, "read %s", s->path);
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*len = got;
+	return 0;
+}
+
 int queue_state_read(struct queue_state *s, size_t nrcpt, struct err *e)
 {
 	char *data = NULL, *line, *next;
@@ -498,7 +532,7 @@ int queue_state_read(struct queue_state *s, size_t nrcpt, struct err *e)
 	s->nrcpt = nrcpt;
 	if ((s->notified = calloc(nrcpt ? nrcpt : 1, 1)) == NULL)
 		return err_sys(e, EX_TEMPFAIL, "%s", s->path);
-	if (file_read_all(s->path, 64UL << 20, &data, &len, 1, e) < 0)
+	if (state_slurp(s, &data, &len, e) < 0)
 		return -1;
 	for (line = data; line < data + len; line = next) {
 		char *f[6];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
 	char why[512], drain[512];
 	size_t got = 0;
 	int status = 0, errpipe[2], reaped = 0;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	memset(r, 0, sizeof *r);
 	r->status = -1;
@@ -46,6 +47,10 @@ int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
 	if (pid == 0) {
 		int null = out_fd >= 0 ? -1 : open("/dev/null", O_WRONLY);
 
+		/* a runner killed mid-delivery takes its delivery with it, so
+		 * the retry never races a leftover copy of itself */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent)
+			_exit(EX_TEMPFAIL);
 		setpgid(0, 0);   /* so that a timeout can end all it started */
 		dup2(in_fd, 0);
 		dup2(out_fd >= 0 ? out_fd : null >= 0 ? null : errpipe[1], 1);

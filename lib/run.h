@@ -20,7 +20,9 @@ struct run_result {
  * (-1: /dev/null), each "NAME=value" of env added to the environment, in
  * its own process group. At deadline (0: none) the group is killed, which
  * counts as a temporary failure, as does a program that cannot start.
- * Whatever the program leaves running is killed when it exits. Always
+ * Whatever the program leaves running is killed when it exits, and the
+ * program itself when the caller dies (a killed runner leaves no delivery
+ * behind to race its retry). Always
  * fills r; returns 0 when the program exited 0, else -1. */
 int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
                 time_t deadline, struct run_result *r);

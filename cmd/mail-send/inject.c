@@ -260,13 +260,19 @@ int inject_main(struct send_config *c, int argc, char **argv)
 	}
 	if (notify != NULL) {
 		static char up[64];
+		char words[64];
 		size_t i;
+		int good = strlen(notify) < sizeof up;
 
 		for (i = 0; notify[i] && i < sizeof up - 1; i++)
 			up[i] = (char)(notify[i] >= 'a' && notify[i] <= 'z' ? notify[i] - 32 : notify[i]);
 		up[i] = '\0';
-		if (strcmp(up, "NEVER") != 0 &&
-		    strspn(up, "SUCCESFAILDY,") != strlen(up))   /* letters of the three words */
+		/* NEVER alone, or SUCCESS, FAILURE and DELAY (RFC 3461, 4.1) */
+		snprintf(words, sizeof words, "%s", up);
+		for (char *w = strtok(words, ","); w != NULL && good; w = strtok(NULL, ","))
+			good = strcmp(w, "SUCCESS") == 0 || strcmp(w, "FAILURE") == 0 ||
+			       strcmp(w, "DELAY") == 0 || (strcmp(w, "NEVER") == 0 && strcmp(up, "NEVER") == 0);
+		if (!good || up[0] == '\0' || up[0] == ',' || up[strlen(up) - 1] == ',' || strstr(up, ",,"))
 			die(EX_USAGE, "-N takes never, or success, failure and delay separated by commas");
 		notify = up;
 	}

@@ -203,7 +203,7 @@ void local_deliver(struct send_config *c, const struct queue_file *f, const char
 		snprintf(e_user, sizeof e_user, "USER=%s", rcpt);
 		argv[n++] = "/bin/sh";
 		argv[n++] = "-c";
-		argv[n++] = t->address;
+		argv[n++] = t->address + (t->address[0] == '|');
 		break;
 	default:
 		o->st = QS_DEFERRED;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -193,7 +194,6 @@ static void expand(struct send_config *c, const struct queue_file *f,
 		memset(x, 0, sizeof *x);
 		x->rcpt = i;
 		switch (t[k].kind) {
-		case TARGET_COMMAND: snprintf(key, sizeof key, "|%s", name); break;
 		case TARGET_ERROR: snprintf(key, sizeof key, "error:%s", t[k].reason ? t[k].reason : ""); break;
 		default: snprintf(key, sizeof key, "%s", name ? name : "");
 		}
@@ -516,6 +516,7 @@ static long pass(struct send_config *c)
 	long n = queue_list(c->queue_dir, "msg", &ids, &e), worked = 0;
 	long long now = (long long)time(NULL);
 	unsigned running = 0;
+	pid_t parent = getpid();
 
 	if (n < 0) {
 		fprintf(stderr, "mail-send: %s\n", e.msg);
@@ -540,6 +541,9 @@ static long pass(struct send_config *c)
 		}
 		pid = fork();
 		if (pid == 0) {
+			/* a worker dies with its runner, as deliveries do (lib/run.c) */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+				_exit(0);
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			(void)run_message(c, ids[i]);
