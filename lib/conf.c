@@ -39,6 +39,7 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_ROUTES] = "routes",
 	[CONF_SMTP_TLS] = "smtp_tls",
 	[CONF_TLS_CA_FILE] = "tls_ca_file",
+	[CONF_MTA_STS] = "mta_sts",
 };
 
 static char *trim(char *s)

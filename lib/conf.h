@@ -41,6 +41,7 @@ enum conf_key {
 	CONF_ROUTES,
 	CONF_SMTP_TLS,
 	CONF_TLS_CA_FILE,
+	CONF_MTA_STS,
 	CONF_NKEYS
 };
 

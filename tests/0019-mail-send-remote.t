@@ -163,7 +163,8 @@ EOF
 MAIL_CONF=$tmp/peer/mail.conf mu add x@remote.test </dev/null >/dev/null
 echo pw | MAIL_CONF=$tmp/peer/mail.conf mu add sub@remote.test --password-stdin >/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
-	-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -days 2 2>/dev/null
+	-subj /CN=localhost -days 2 2>/dev/null \
+	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:mta-sts.sts.test,DNS:mta-sts.sts2.test,DNS:mta-sts.sts3.test,DNS:mta-sts.sts4.test,DNS:mta-sts.sts5.test"
 ok $? "a self-signed certificate for 127.0.0.1"
 peerq() { ls "$tmp/peer/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
 peer_newest() { ls -t "$tmp/peer/queue/msg/"* | head -1; }
@@ -215,7 +216,80 @@ printf 'Subject: smarthost\n\nbad password\n' | ms -f sub@remote.test anyone@far
 id=$(basename "$(newest)")
 run
 is "$(queued)" 1 "a wrong smarthost password defers the message"
+"$MAIL_SEND" --delete "$id" >/dev/null
 set_conf relayhost ""
 set_conf relay_auth_file ""
+
+# ---- MTA-STS (RFC 8461): policies over HTTPS, enforced ----
+# routes stand in for DNS: "mta-sts.DOMAIN=HOST:PORT" for the policy host
+stop_tcpserver
+for d in sts sts2 sts3 sts4 sts5; do
+	printf '@%s.test: x@remote.test\n' $d >>"$tmp/peer/aliases"
+done
+sed -i 's/^local_domains = .*/local_domains = remote.test, sts.test, sts2.test, sts3.test, sts4.test, sts5.test/' \
+	"$tmp/peer/mail.conf"
+MAIL_CONF=$tmp/peer/mail.conf start_tcpserver "$MAIL_RECV" --hostname mx.remote.test \
+	--cert "$tmp/cert.pem" --key "$tmp/key.pem"
+tls_port=$port
+MAIL_CONF=$tmp/peer/mail.conf start_tcpserver "$MAIL_RECV" --hostname plain.remote.test
+plain_port=$port
+mkdir "$tmp/www"
+rm -f "$tmp/www/port"
+"$PYTHON3" "$top_srcdir/tests/httpsd.py" "$tmp/www/port" "$tmp/www" "$tmp/cert.pem" "$tmp/key.pem" &
+servers="$servers $!"
+for i in $(seq 1 100); do [ -f "$tmp/www/port" ] && break; sleep 0.05; done
+hport=$(cat "$tmp/www/port")
+policy() { printf 'version: STSv1\r\nmode: %s\r\nmx: %s\r\nmax_age: 86400\r\n' "$2" "$3" >"$tmp/www/mta-sts.$1.txt"; }
+policy sts.test enforce localhost
+policy sts2.test enforce mx.other.test
+policy sts3.test enforce localhost
+policy sts4.test testing '*.other.test'
+policy sts5.test enforce localhost
+echo "https://mta-sts.sts.test/.well-known/mta-sts.txt" >"$tmp/www/mta-sts.sts5.test.redirect"
+set_conf tls_ca_file "$tmp/cert.pem"
+routes="--route sts.test=localhost:$tls_port --route sts2.test=localhost:$tls_port
+	--route sts3.test=localhost:$plain_port --route sts4.test=localhost:$plain_port
+	--route sts5.test=localhost:$plain_port"
+for d in sts sts2 sts3 sts4 sts5; do routes="$routes --route mta-sts.$d.test=127.0.0.1:$hport"; done
+
+n=$(peerq)
+printf 'Subject: sts\n\nx\n' | ms -f bob@example.org a@sts.test
+run $routes
+is "$(queued)/$(peerq)" "0/$((n + 1))" "MTA-STS enforce, MX in the policy, valid TLS: delivered"
+grep -q 'with ESMTPS' "$(peer_newest)"; ok $? "... over TLS"
+grep -q "^version: STSv1" "$tmp/queue/mta-sts/sts.test"; ok $? "... the policy is cached in the queue"
+is "$(grep -c '^mta-sts.sts.test /.well-known/mta-sts.txt$' "$tmp/www/log")" 1 "... fetched once over HTTPS"
+printf 'Subject: sts again\n\nx\n' | ms -f bob@example.org a@sts.test
+run $routes
+is "$(queued)/$(grep -c '^mta-sts.sts.test ' "$tmp/www/log")" "0/1" "... the next message uses the cached policy"
+
+printf 'Subject: sts2\n\nx\n' | ms -f bob@example.org a@sts2.test
+id=$(basename "$(newest)")
+run $routes
+is "$(queued)" 1 "enforce, and the MX host is not in the policy: deferred"
+tail -1 "$tmp/queue/state/$id" | grep -q 'MTA-STS policy of sts2.test: localhost is not one of its MX hosts'
+ok $? "... saying why"
+"$MAIL_SEND" --delete "$id" >/dev/null
+
+printf 'Subject: sts3\n\nx\n' | ms -f bob@example.org a@sts3.test
+id3=$(basename "$(newest)")
+run $routes
+is "$(queued)" 1 "enforce, and the MX host has no STARTTLS: deferred, never sent in clear"
+n=$(peerq)
+printf 'Subject: sts4\n\nx\n' | ms -f bob@example.org a@sts4.test
+run $routes
+is "$(queued)/$(peerq)" "1/$((n + 1))" "mode testing, MX not in the policy: delivered anyway"
+grep -q 'mta-sts=testing domain=sts4.test host=localhost not in the policy' "$tmp/runner.log"
+ok $? "... and logged"
+n=$(peerq)
+printf 'Subject: sts5\n\nx\n' | ms -f bob@example.org a@sts5.test
+run $routes
+is "$(queued)/$(peerq)" "1/$((n + 1))" "a policy URL that redirects is not followed: no policy, delivered"
+grep -q 'mta-sts domain=sts5.test error=' "$tmp/runner.log"; ok $? "... and the failed fetch is logged"
+set_conf mta_sts no
+run --flush $routes
+is "$(queued)" 0 "mta_sts = no: the policy is not used"
+set_conf mta_sts ""
+set_conf tls_ca_file ""
 
 done_testing

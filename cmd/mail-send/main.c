@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -113,6 +114,19 @@ static int parse_route(const char *s, struct route *r)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return strcmp(r->domain, "*") == 0 || addr_domain_valid(r->domain) ? 0 : -1;
+}
+
+const struct route *route_for(const struct send_config *c, const char *domain)
+{
+	const struct route *star = NULL;
+
+	for (size_t i = 0; i < c->nroutes; i++) {
+		if (strcasecmp(c->routes[i].domain, domain) == 0)
+			return &c->routes[i];
+		if (strcmp(c->routes[i].domain, "*") == 0 && star == NULL)
+			star = &c->routes[i];
+	}
+	return star;
 }
 
 static void add_route(struct send_config *c, const char *s, const char *where)
@@ -316,6 +330,8 @@ int main(int argc, char **argv)
 	    strcmp(c.smtp_tls, "verify") != 0)
 		die(EX_CONFIG, "smtp_tls must be may, encrypt or verify");
 	c.ca_file = conf_get(&c.conf, CONF_TLS_CA_FILE, NULL);
+	if (conf_get_bool(&c.conf, CONF_MTA_STS, 1, &c.mta_sts, &e) < 0)
+		die(e.code, "%s", e.msg);
 
 	switch (mode) {
 	case 0:

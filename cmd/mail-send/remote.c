@@ -344,12 +344,14 @@ static void set_reply(struct outcome *o, const char *host, const char *reply, co
 	snprintf(o->text, sizeof o->text, "%s %.200s said: %.300s (in reply to %s)", code, host, reply, cmd);
 }
 
-/* One transaction with the server at url (for logs: name). Returns 1 when
+/* One transaction with the server at url (for logs: name); sts demands
+ * TLS with a valid certificate, as an MTA-STS policy in mode enforce
+ * does. Returns 1 when
  * the host answered for the recipients (each o[] set), 0 when it did not
  * get as far (try the next host; why says what happened). */
 static int transaction(struct send_config *c, const struct queue_file *f, const char *url,
-                       const char *name, int implicit_tls, struct remote_rcpt *r, size_t n,
-                       char *why, size_t whysz)
+                       const char *name, int implicit_tls, int sts, struct remote_rcpt *r,
+                       size_t n, char *why, size_t whysz)
 {
 	struct txn t = { .fd = f->fd, .off = f->body_at, .stop = f->body_at + f->size, .nrcpt = n };
 	struct curl_slist *rcpts = NULL;
@@ -357,7 +359,7 @@ static int transaction(struct send_config *c, const struct queue_file *f, const 
 	char *ip = NULL;
 	CURLcode rc;
 	CURL *h = curl_easy_init();
-	int answered = 0, verify = strcmp(c->smtp_tls, "verify") == 0;
+	int answered = 0, verify = sts || strcmp(c->smtp_tls, "verify") == 0;
 
 	t.rcpt_code = calloc(n, sizeof *t.rcpt_code);
 	t.rcpt_text = calloc(n, sizeof *t.rcpt_text);
@@ -384,8 +386,8 @@ static int transaction(struct send_config *c, const struct queue_file *f, const 
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, REPLY_TIMEOUT);
 	if (!implicit_tls)
 		curl_easy_setopt(h, CURLOPT_USE_SSL,
-		                 strcmp(c->smtp_tls, "may") == 0 ? (long)CURLUSESSL_TRY
-		                                                  : (long)CURLUSESSL_ALL);
+		                 strcmp(c->smtp_tls, "may") == 0 && !sts ? (long)CURLUSESSL_TRY
+		                                                         : (long)CURLUSESSL_ALL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 	if (c->ca_file != NULL)
@@ -449,27 +451,18 @@ out:
 	return answered;
 }
 
-/* The route for domain: an exact match, else "*". */
-static const struct route *find_route(const struct send_config *c, const char *domain)
-{
-	const struct route *star = NULL;
-
-	for (size_t i = 0; i < c->nroutes; i++) {
-		if (strcasecmp(c->routes[i].domain, domain) == 0)
-			return &c->routes[i];
-		if (strcmp(c->routes[i].domain, "*") == 0 && star == NULL)
-			star = &c->routes[i];
-	}
-	return star;
-}
-
 void remote_deliver(struct send_config *c, const struct queue_file *f, const char *domain,
                     struct remote_rcpt *r, size_t n)
 {
 	struct mx mx[MX_MAX];
-	const struct route *rt = find_route(c, domain);
+	const struct route *rt = route_for(c, domain);
 	char url[1200], why[700] = "", last[700] = "no host to try";
+	struct sts_policy sts = { .mode = STS_NONE };
 	int nmx;
+
+	/* a smarthost is ours to trust: MTA-STS is for the domain's MX hosts */
+	if (rt != NULL || c->relayhost == NULL)
+		(void)mtasts_policy(c, domain, &sts);
 
 	if (rt != NULL) {
 		const char *h = rt->host;
@@ -482,15 +475,23 @@ void remote_deliver(struct send_config *c, const struct queue_file *f, const cha
 		else
 			snprintf(url, sizeof url, "smtp://%s:%s/%s", h, rt->port[0] ? rt->port : "25",
 			         c->hostname);
-		if (transaction(c, f, url, h, 0, r, n, why, sizeof why))
-			return;
-		snprintf(last, sizeof last, "%.690s", why);
+		if (sts.mode == STS_ENFORCE && !mtasts_matches(&sts, h)) {
+			snprintf(last, sizeof last, "MTA-STS policy of %.200s: %.200s is not one of its MX hosts",
+			         domain, h);
+		} else {
+			if (sts.mode == STS_TESTING && !mtasts_matches(&sts, h))
+				fprintf(stderr, "mail-send: id=%s mta-sts=testing domain=%s host=%s "
+				        "not in the policy\n", f->id, domain, h);
+			if (transaction(c, f, url, h, 0, sts.mode == STS_ENFORCE, r, n, why, sizeof why))
+				return;
+			snprintf(last, sizeof last, "%.690s", why);
+		}
 	} else if (c->relayhost != NULL) {
 		int implicit = strncmp(c->relayhost, "smtps://", 8) == 0;
 		const char *h = c->relayhost + (implicit ? 8 : 7);
 
 		snprintf(url, sizeof url, "%s/%s", c->relayhost, c->hostname);
-		if (transaction(c, f, url, h, implicit, r, n, why, sizeof why))
+		if (transaction(c, f, url, h, implicit, 0, r, n, why, sizeof why))
 			return;
 		snprintf(last, sizeof last, "%.690s", why);
 	} else {
@@ -516,8 +517,18 @@ void remote_deliver(struct send_config *c, const struct queue_file *f, const cha
 				snprintf(last, sizeof last, "mail for %s loops back to myself", domain);
 				break;
 			}
+			if (sts.mode != STS_NONE && !mtasts_matches(&sts, mx[k].host)) {
+				if (sts.mode == STS_ENFORCE) {
+					snprintf(last, sizeof last, "MTA-STS policy of %.200s: %.200s is not "
+					         "one of its MX hosts", domain, mx[k].host);
+					continue;
+				}
+				fprintf(stderr, "mail-send: id=%s mta-sts=testing domain=%s host=%s "
+				        "not in the policy\n", f->id, domain, mx[k].host);
+			}
 			snprintf(url, sizeof url, "smtp://%.255s:25/%.255s", mx[k].host, c->hostname);
-			if (transaction(c, f, url, mx[k].host, 0, r, n, why, sizeof why))
+			if (transaction(c, f, url, mx[k].host, 0, sts.mode == STS_ENFORCE, r, n, why,
+			                sizeof why))
 				return;
 			snprintf(last, sizeof last, "%.690s", why);
 		}

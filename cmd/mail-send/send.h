@@ -35,6 +35,7 @@ struct send_config {
 	const char *relay_auth_file;
 	const char *smtp_tls;            /* "may" (default), "encrypt" or "verify" */
 	const char *ca_file;
+	int mta_sts;                     /* use MTA-STS policies */
 	int flush;                       /* ignore the retry times */
 	unsigned jobs;
 	int verbose;
@@ -70,6 +71,24 @@ struct remote_rcpt {
 void remote_deliver(struct send_config *c, const struct queue_file *f, const char *domain,
                     struct remote_rcpt *r, size_t n);
 void remote_global_init(void);
+
+/* The route for domain: an exact match, else "*", else NULL. */
+const struct route *route_for(const struct send_config *c, const char *domain);
+
+/* mtasts.c: the MTA-STS policy of a domain (RFC 8461). */
+#define STS_MX_MAX 16
+enum { STS_NONE, STS_TESTING, STS_ENFORCE };
+struct sts_policy {
+	int mode;
+	char mx[STS_MX_MAX][256];   /* patterns: host or *.domain */
+	int nmx;
+	long max_age;
+};
+/* Returns 1 with p filled when domain has a policy (fetched or cached),
+ * else 0; problems are logged, never fatal. */
+int mtasts_policy(struct send_config *c, const char *domain, struct sts_policy *p);
+/* Does host match one of p's mx patterns? */
+int mtasts_matches(const struct sts_policy *p, const char *host);
 
 /* dsn.c: queue a delivery status notification to the sender of f about
  * the n recipients of idx (indexes into f's envelope, with their state in
