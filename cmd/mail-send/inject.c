@@ -427,5 +427,12 @@ int inject_main(struct send_config *c, int argc, char **argv)
 	queue_trigger(c->queue_dir);
 	if (c->verbose)
 		fprintf(stderr, "mail-send: queued as %s\n", m.id);
+	for (size_t i = 0; i < nfields; i++)
+		free(fields[i]);
+	free(fields);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.v[i]);
+	free(r.v);
+	free(qr);
 	return 0;
 }

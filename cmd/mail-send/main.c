@@ -138,8 +138,9 @@ static void add_route(struct send_config *c, const char *s, const char *where)
 	c->nroutes++;
 }
 
-/* Split "prog arg | prog arg" at blanks; '|' stays a word of its own. */
-static char **split_command(const char *s)
+/* Split "prog arg | prog arg" at blanks; '|' stays a word of its own.
+ * The words live in *buf. */
+static char **split_command(const char *s, char **buf)
 {
 	char *copy = malloc(strlen(s) * 2 + 1), *q = copy;
 	char **v = calloc(strlen(s) + 2, sizeof *v);
@@ -157,6 +158,7 @@ static char **split_command(const char *s)
 		}
 	}
 	*q = '\0';
+	*buf = copy;
 	for (char *tok = strtok(copy, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
 		v[n++] = tok;
 	if (n == 0 || strcmp(v[0], "|") == 0 || strcmp(v[n - 1], "|") == 0)
@@ -268,6 +270,86 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 	return mode;
 }
 
+/* --delete, --hold and --release of the IDs in argv, each under the
+ * message's lock. Returns the exit code. */
+static int queue_command(struct send_config *c, int mode, int argc, char **argv)
+{
+	struct err e;
+	int rc = 0;
+
+	if (argc < 2)
+		die_usage("--delete, --hold and --release take queue IDs");
+	for (int i = 1; i < argc; i++) {
+		const char *id = argv[i];
+		char from[PATH_MAX], to[PATH_MAX];
+		struct queue_state s;
+		int locked;
+
+		if (id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL ||
+		    strlen(id) >= QUEUE_ID_MAX) {
+			fprintf(stderr, "mail-send: %s: not a queue ID\n", id);
+			rc = EX_USAGE;
+			continue;
+		}
+		/* the message's lock: a runner busy with it finishes first */
+		locked = queue_state_lock(&s, c->queue_dir, id, &e);
+		for (int tries = 0; locked == 0 && tries < 300; tries++) {
+			usleep(100000);
+			locked = queue_state_lock(&s, c->queue_dir, id, &e);
+		}
+		if (locked <= 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id,
+			        locked == 0 ? "busy: a runner is delivering it" : e.msg);
+			rc = locked == 0 ? EX_TEMPFAIL : e.code;
+			continue;
+		}
+		snprintf(from, sizeof from, "%s/%s/%s", c->queue_dir,
+		         mode == OPT_RELEASE ? "hold" : "msg", id);
+		snprintf(to, sizeof to, "%s/%s/%s", c->queue_dir,
+		         mode == OPT_RELEASE ? "msg" : "hold", id);
+		if (mode == OPT_DELETE) {
+			struct stat st;
+
+			if (stat(from, &st) < 0)
+				snprintf(from, sizeof from, "%s/hold/%s", c->queue_dir, id);
+			if (stat(from, &st) < 0) {
+				fprintf(stderr, "mail-send: %s: no such message\n", id);
+				rc = EX_NOINPUT;
+			} else if (queue_remove(c->queue_dir, strstr(from, "/hold/") ? "hold" : "msg",
+			                        id, &e) < 0) {
+				fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
+				rc = e.code;
+			} else {
+				printf("%s: deleted\n", id);
+			}
+		} else if (rename(from, to) < 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id,
+			        errno == ENOENT ? (mode == OPT_HOLD ? "no such message in the queue"
+			                                            : "no such message on hold")
+			                        : strerror(errno));
+			rc = errno == ENOENT ? EX_NOINPUT : EX_TEMPFAIL;
+		} else if (file_fsync_parent(to, &e) < 0 || file_fsync_parent(from, &e) < 0) {
+			fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
+			rc = e.code;
+		} else {
+			printf("%s: %s\n", id, mode == OPT_HOLD ? "on hold" : "released");
+			if (mode == OPT_RELEASE)
+				queue_trigger(c->queue_dir);
+		}
+		/* a message that is gone leaves no state file behind */
+		if (mode == OPT_DELETE || rc == EX_NOINPUT) {
+			struct stat st;
+
+			snprintf(from, sizeof from, "%s/msg/%s", c->queue_dir, id);
+			snprintf(to, sizeof to, "%s/hold/%s", c->queue_dir, id);
+			if (stat(from, &st) < 0 && stat(to, &st) < 0)
+				unlink(s.path);
+		}
+		queue_state_close(&s);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct send_config c = { .jobs = 4 };
@@ -302,7 +384,7 @@ int main(int argc, char **argv)
 	c.domain = c.resolver.domain;
 	c.mail_root = conf_get(&c.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if ((v = conf_get(&c.conf, CONF_DELIVERY_COMMAND, NULL)) != NULL)
-		c.delivery = split_command(v);
+		c.delivery = split_command(v, &c.delivery_buf);
 	c.mail_store = find_mail_store();
 	if (conf_get_duration(&c.conf, CONF_RETRY_MIN, 300, &c.retry_min, &e) < 0 ||
 	    conf_get_duration(&c.conf, CONF_RETRY_MAX, 4 * 3600, &c.retry_max, &e) < 0 ||
@@ -335,7 +417,8 @@ int main(int argc, char **argv)
 
 	switch (mode) {
 	case 0:
-		return inject_main(&c, argc, argv);
+		rc = inject_main(&c, argc, argv);
+		break;
 	case OPT_RUN:
 	case OPT_DAEMON:
 		for (int i = 1; i < argc; i++)
@@ -343,84 +426,24 @@ int main(int argc, char **argv)
 				c.verbose = 1;
 			else
 				die_usage("--run and --daemon take no arguments but -v");
-		return runner_run(&c, mode == OPT_DAEMON);
+		rc = runner_run(&c, mode == OPT_DAEMON);
+		break;
 	case OPT_LIST:
 		if (argc > 1)
 			die_usage("--list takes no arguments");
-		return runner_list(&c);
-	default:
+		rc = runner_list(&c);
 		break;
+	default:
+		rc = queue_command(&c, mode, argc, argv);
 	}
-	/* --delete, --hold, --release ID... */
-	if (argc < 2)
-		die_usage("--delete, --hold and --release take queue IDs");
-	for (int i = 1; i < argc; i++) {
-		const char *id = argv[i];
-		char from[PATH_MAX], to[PATH_MAX];
-		struct queue_state s;
-		int locked;
-
-		if (id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL ||
-		    strlen(id) >= QUEUE_ID_MAX) {
-			fprintf(stderr, "mail-send: %s: not a queue ID\n", id);
-			rc = EX_USAGE;
-			continue;
-		}
-		/* the message's lock: a runner busy with it finishes first */
-		locked = queue_state_lock(&s, c.queue_dir, id, &e);
-		for (int tries = 0; locked == 0 && tries < 300; tries++) {
-			usleep(100000);
-			locked = queue_state_lock(&s, c.queue_dir, id, &e);
-		}
-		if (locked <= 0) {
-			fprintf(stderr, "mail-send: %s: %s\n", id,
-			        locked == 0 ? "busy: a runner is delivering it" : e.msg);
-			rc = locked == 0 ? EX_TEMPFAIL : e.code;
-			continue;
-		}
-		snprintf(from, sizeof from, "%s/%s/%s", c.queue_dir,
-		         mode == OPT_RELEASE ? "hold" : "msg", id);
-		snprintf(to, sizeof to, "%s/%s/%s", c.queue_dir,
-		         mode == OPT_RELEASE ? "msg" : "hold", id);
-		if (mode == OPT_DELETE) {
-			struct stat st;
-
-			if (stat(from, &st) < 0)
-				snprintf(from, sizeof from, "%s/hold/%s", c.queue_dir, id);
-			if (stat(from, &st) < 0) {
-				fprintf(stderr, "mail-send: %s: no such message\n", id);
-				rc = EX_NOINPUT;
-			} else if (queue_remove(c.queue_dir, strstr(from, "/hold/") ? "hold" : "msg",
-			                        id, &e) < 0) {
-				fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
-				rc = e.code;
-			} else {
-				printf("%s: deleted\n", id);
-			}
-		} else if (rename(from, to) < 0) {
-			fprintf(stderr, "mail-send: %s: %s\n", id,
-			        errno == ENOENT ? (mode == OPT_HOLD ? "no such message in the queue"
-			                                            : "no such message on hold")
-			                        : strerror(errno));
-			rc = errno == ENOENT ? EX_NOINPUT : EX_TEMPFAIL;
-		} else if (file_fsync_parent(to, &e) < 0 || file_fsync_parent(from, &e) < 0) {
-			fprintf(stderr, "mail-send: %s: %s\n", id, e.msg);
-			rc = e.code;
-		} else {
-			printf("%s: %s\n", id, mode == OPT_HOLD ? "on hold" : "released");
-			if (mode == OPT_RELEASE)
-				queue_trigger(c.queue_dir);
-		}
-		/* a message that is gone leaves no state file behind */
-		if (mode == OPT_DELETE || rc == EX_NOINPUT) {
-			struct stat st;
-
-			snprintf(from, sizeof from, "%s/msg/%s", c.queue_dir, id);
-			snprintf(to, sizeof to, "%s/hold/%s", c.queue_dir, id);
-			if (stat(from, &st) < 0 && stat(to, &st) < 0)
-				unlink(s.path);
-		}
-		queue_state_close(&s);
+	for (size_t i = 0; i < c.nroutes; i++) {
+		free(c.routes[i].domain);
+		free(c.routes[i].host);
+		free(c.routes[i].port);
 	}
+	free(c.delivery);
+	free(c.delivery_buf);
+	resolver_free(&c.resolver);
+	conf_free(&c.conf);
 	return rc;
 }

@@ -26,7 +26,8 @@ struct send_config {
 	const char *hostname;
 	const char *domain;              /* for bare names and From: */
 	const char *mail_root;
-	char *const *delivery;           /* delivery_command split, or NULL */
+	char **delivery;                 /* delivery_command split, or NULL */
+	char *delivery_buf;              /* the words of delivery */
 	const char *mail_store;          /* the mail-store program */
 	unsigned long retry_min, retry_max, lifetime, delay_warning;   /* seconds */
 	struct route routes[MAX_ROUTES];
