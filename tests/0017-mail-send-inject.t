@@ -122,7 +122,7 @@ is "$(wc -c <"$tmp/trig" | tr -d ' ')" 1 "a reader of the trigger FIFO gets a by
 # ---- durability: fsync'd before exit 0 ----
 if command -v strace >/dev/null; then
 	printf 'Subject: durable\n\nbody\n' |
-		ASAN_OPTIONS=detect_leaks=0 strace -f -o "$tmp/strace" -e trace=rename,fsync,fdatasync,exit_group "$MAIL_SEND" bob
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o "$tmp/strace" -e trace=rename,fsync,fdatasync,exit_group "$MAIL_SEND" bob
 	seq=$(grep -E 'rename\(|fsync\(|exit_group' "$tmp/strace" | sed -E 's/^[0-9]+ +//; s/\(.*//' | tr '\n' ' ')
 	is "$seq" "rename fsync fsync exit_group " "rename into msg/, fsync of the file and of msg/, then exit"
 else
