@@ -11,7 +11,6 @@ mu alias add postmaster bob
 raw() { "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port"; }
 # body FILE: the message in a queue file, without the envelope and our Received:
 body() { sed '1,/^$/d' "$1" | awk 'skip && /^\t/ { next } { skip = 0 } /^Received: / && !done { skip = 1; done = 1; next } { print }'; }
-queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
 smtp() { "$PYTHON3" -c "
 import smtplib, sys
 s = smtplib.SMTP('127.0.0.1', $port, timeout=10)

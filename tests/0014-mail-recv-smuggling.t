@@ -11,7 +11,6 @@ use_mail_conf "example.org"
 echo "queue_dir = $tmp/queue" >>"$tmp/mail.conf"
 mu add bob@example.org </dev/null
 raw() { "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port"; }
-queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
 
 # name|sequence (Python escapes), as in the SMTP smuggling write-ups
 sequences='LF.LF|\n.\n

@@ -16,11 +16,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert
 ok $? "a self-signed certificate"
 TLS="--cert $tmp/cert.pem --key $tmp/key.pem"
 raw() { "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port"; }
-queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
 # landed SUBJECT: how many queued messages carry exactly this Subject:
 landed() { grep -lx "Subject: $1" "$tmp/queue/msg/"* 2>/dev/null | wc -l | tr -d ' '; }
-# newest: the queue file written last
-newest() { ls -t "$tmp/queue/msg/"* | head -1; }
 # client_ok DESCRIPTION COMMAND...: the client exits 0; its output is kept
 # in $tmp/client.out and shown on failure
 client_ok() {

@@ -12,8 +12,6 @@ queue_dir = $tmp/queue
 hostname = mx.example.org
 EOF
 ms() { "$MAIL_SEND" "$@"; }
-queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
-newest() { ls -t "$tmp/queue/msg/"* | head -1; }
 envelope() { sed '/^$/q' "$1"; }
 message() { sed '1,/^$/d' "$1"; }
 field_count() { message "$1" | sed '/^$/q' | grep -c -i "^$2:"; }

@@ -17,11 +17,6 @@ allow_mail_to_commands = yes
 EOF
 ms() { "$MAIL_SEND" "$@"; }
 run() { "$MAIL_SEND" --run "$@" 2>>"$tmp/runner.log"; }
-queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
-newest() { ls -t "$tmp/queue/msg/"* | head -1; }
-inbox() { ls "$tmp/vmail/example.org/$1/Maildir/new" 2>/dev/null | wc -l | tr -d ' '; }
-latest_mail() { ls -t "$tmp/vmail/example.org/$1/Maildir/new/"* | head -1; }
-set_conf() { sed -i "/^$1 =/d" "$tmp/mail.conf"; [ -z "$2" ] || echo "$1 = $2" >>"$tmp/mail.conf"; }
 for u in bob carol dave; do mu add $u@example.org </dev/null >/dev/null; done
 
 # dsn FILE: the notice's parts as Python's email package reads them:

@@ -145,6 +145,20 @@ python_with() {
 	return 1
 }
 
+# The queue at $tmp/queue, as the mail-recv and mail-send tests use it:
+# queued counts its messages, newest names the file written last.
+queued() { ls "$tmp/queue/msg" 2>/dev/null | wc -l | tr -d ' '; }
+newest() { ls -t "$tmp/queue/msg/"* | head -1; }
+# inbox USER: messages in new/ of USER@example.org's Maildir under the
+# mail root of mail_conf; latest_mail USER: the newest of them
+inbox() { ls "$tmp/vmail/example.org/$1/Maildir/new" 2>/dev/null | wc -l | tr -d ' '; }
+latest_mail() { ls -t "$tmp/vmail/example.org/$1/Maildir/new/"* | head -1; }
+# set_conf KEY [VALUE]: set KEY in $tmp/mail.conf, or remove it
+set_conf() {
+	sed -i "/^$1 =/d" "$tmp/mail.conf"
+	[ -z "$2" ] || echo "$1 = $2" >>"$tmp/mail.conf"
+}
+
 count_files() {
 	find "$1" -mindepth 1 -maxdepth 1 -type f | wc -l | tr -d ' '
 }

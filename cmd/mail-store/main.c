@@ -203,33 +203,25 @@ int main(int argc, char **argv)
 	if (quota_arg != NULL && quota_parse(quota_arg, &quota, &e) < 0)
 		die_usage(e.msg);
 
-	if (maildir == NULL && mbox == NULL && (s = getenv("MAILBOX")) != NULL && s[0] != '\0') {
-		/* as mail-send sets it for a delivery_command: a trailing '/'
-		 * makes it a Maildir */
-		size_t n = strlen(s);
-
-		if (s[0] != '/' || n >= sizeof path)
-			die(EX_CONFIG, "MAILBOX must be an absolute path");
-		memcpy(path, s, n + 1);
-		if (path[n - 1] == '/') {
-			while (n > 1 && path[n - 1] == '/')
-				path[--n] = '\0';
-			maildir = path;
-		} else {
-			mbox = path;
-		}
-	}
 	if (maildir == NULL && mbox == NULL) {
-		/* Relative to the home directory, as Postfix's home_mailbox. */
+		/* $MAILBOX, as mail-send sets it for a delivery_command; else
+		 * home_mailbox relative to the home directory, as Postfix's */
 		const char *hm = conf_get(&conf, CONF_HOME_MAILBOX, "Maildir/");
-		size_t n = strlen(hm);
 		int w;
-		if (n == 0 || hm[0] == '/')
-			die(EX_CONFIG, "home_mailbox must be a path relative to the home directory");
-		w = snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
+
+		if ((s = getenv("MAILBOX")) != NULL && s[0] != '\0') {
+			if (s[0] != '/')
+				die(EX_CONFIG, "MAILBOX must be an absolute path");
+			w = snprintf(path, sizeof path, "%s", s);
+		} else {
+			if (hm[0] == '\0' || hm[0] == '/')
+				die(EX_CONFIG, "home_mailbox must be a path relative to the home directory");
+			w = snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
+		}
 		if (w < 0 || (size_t)w >= sizeof path)
-			die(EX_CONFIG, "home_mailbox path too long");
-		if (hm[n - 1] == '/') {
+			die(EX_CONFIG, "mailbox path too long");
+		/* a trailing '/' makes it a Maildir */
+		if (path[w - 1] == '/') {
 			while (w > 1 && path[w - 1] == '/')
 				path[--w] = '\0';
 			maildir = path;
