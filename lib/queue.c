@@ -22,6 +22,9 @@ int queue_init(const char *dir, struct err *e)
 	char path[PATH_MAX];
 	size_t i;
 
+	/* others may pass through it to incoming/, and see nothing else */
+	if (mkdir(dir, 0711) == 0 && (chmod(dir, 0711) < 0 || file_fsync_parent(dir, e) < 0))
+		return err_sys(e, err_code_for_errno(errno), "chmod %s", dir);
 	for (i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
 		if (file_join(path, sizeof path, dir, subdirs[i], e) < 0)
 			return -1;
@@ -39,9 +42,19 @@ int queue_init(const char *dir, struct err *e)
 			return -1;
 		}
 	}
+	/* where users who cannot write tmp/ drop messages: sticky like /tmp,
+	 * and readable, because fsync(2) of a directory needs a descriptor
+	 * opened for reading (the files are 0600: only names show) */
+	if (file_join(path, sizeof path, dir, "incoming", e) < 0)
+		return -1;
+	if (mkdir(path, 01777) == 0 && (chmod(path, 01777) < 0 || file_fsync_parent(path, e) < 0))
+		return err_sys(e, err_code_for_errno(errno), "chmod %s", path);
 	if (file_join(path, sizeof path, dir, "trigger", e) < 0)
 		return -1;
-	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+	/* anyone may wake the runner: users who drop mail into incoming/ */
+	if (mkfifo(path, 0622) == 0)
+		(void)chmod(path, 0622);
+	else if (errno != EEXIST)
 		return err_sys(e, err_code_for_errno(errno), "mkfifo %s", path);
 	return 0;
 }
@@ -65,6 +78,12 @@ static void env_line(struct io_out *o, const char *key, const char *v1, const ch
 int queue_open(struct queue_msg *m, const char *dir, const struct queue_env *env,
                struct err *e)
 {
+	return queue_open_in(m, dir, QUEUE_MSG, env, e);
+}
+
+int queue_open_in(struct queue_msg *m, const char *dir, enum queue_where where,
+                  const struct queue_env *env, struct err *e)
+{
 	static unsigned counter;
 	struct timeval tv;
 	char arrival[32];
@@ -77,7 +96,9 @@ int queue_open(struct queue_msg *m, const char *dir, const struct queue_env *env
 	gettimeofday(&tv, NULL);
 	snprintf(m->id, sizeof m->id, "%lld.M%06ldP%ldQ%u", (long long)tv.tv_sec,
 	         (long)tv.tv_usec, (long)getpid(), ++counter);
-	if (snprintf(m->tmp, sizeof m->tmp, "%s/tmp/%s", dir, m->id) >= (int)sizeof m->tmp)
+	m->where = where;
+	if (snprintf(m->tmp, sizeof m->tmp, where == QUEUE_MSG ? "%s/tmp/%s" : "%s/incoming/.%s",
+	             dir, m->id) >= (int)sizeof m->tmp)
 		return err_set(e, EX_CONFIG, "queue path too long");
 	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (m->fd < 0)
@@ -129,7 +150,7 @@ void queue_write(struct queue_msg *m, const void *p, size_t n)
 
 int queue_commit(struct queue_msg *m, struct err *e)
 {
-	char path[PATH_MAX + QUEUE_ID_MAX + 8], size[21];
+	char path[PATH_MAX + QUEUE_ID_MAX + 16], size[21];
 
 	snprintf(size, sizeof size, "%020llu", (unsigned long long)m->size);
 	if (io_out_flush(m->out) < 0 ||
@@ -137,7 +158,8 @@ int queue_commit(struct queue_msg *m, struct err *e)
 		err_sys(e, EX_TEMPFAIL, "write %s", m->tmp);
 		goto fail;
 	}
-	snprintf(path, sizeof path, "%s/msg/%s", m->dir, m->id);
+	snprintf(path, sizeof path, "%s/%s/%s", m->dir, m->where == QUEUE_MSG ? "msg" : "incoming",
+	         m->id);
 	if (rename(m->tmp, path) < 0) {
 		err_sys(e, EX_TEMPFAIL, "rename %s", m->tmp);
 		goto fail;
@@ -238,9 +260,20 @@ int queue_load(struct queue_file *f, const char *path, struct err *e)
 	base = base ? base + 1 : path;
 	if (snprintf(f->id, sizeof f->id, "%s", base) >= (int)sizeof f->id)
 		return err_set(e, EX_DATAERR, "%s: name too long for a queue ID", path);
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* never a link: incoming/ is open to every user */
+	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (f->fd < 0)
-		return err_sys(e, errno == ENOENT ? EX_NOINPUT : EX_TEMPFAIL, "open %s", path);
+		return err_sys(e, errno == ENOENT ? EX_NOINPUT : errno == ELOOP ? EX_DATAERR : EX_TEMPFAIL,
+		               "open %s", path);
+	if (fstat(f->fd, &st) < 0) {
+		err_sys(e, EX_TEMPFAIL, "stat %s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, EX_DATAERR, "%s is not a regular file", path);
+		goto fail;
+	}
+	f->uid = st.st_uid;
 	/* the envelope: up to the first empty line */
 	while (end == NULL) {
 		ssize_t r;
@@ -333,10 +366,6 @@ int queue_load(struct queue_file *f, const char *path, struct err *e)
 	if (!have_size || f->env.sender == NULL || nrcpt == 0) {
 		err_set(e, EX_DATAERR, "%s: envelope without %s", path,
 		        !have_size ? "size" : f->env.sender == NULL ? "sender" : "recipients");
-		goto fail;
-	}
-	if (fstat(f->fd, &st) < 0) {
-		err_sys(e, EX_TEMPFAIL, "stat %s", path);
 		goto fail;
 	}
 	if ((uint64_t)st.st_size != f->body_at + f->size) {

@@ -8,6 +8,9 @@
  *   QUEUE/state/ID   what the runner did to each recipient (append-only);
  *                    its fcntl lock is the message's lock
  *   QUEUE/hold/ID    a message put on hold by the admin
+ *   QUEUE/incoming/ID  a message dropped by a user who may not write tmp/
+ *                    (mode 1777 like /tmp, files 0600); the runner, as
+ *                    root, moves it into msg/
  *   QUEUE/trigger    a FIFO; a byte written to it wakes the runner
  *
  * A message is committed by the rename of tmp/ID into msg/, then an
@@ -22,6 +25,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "io.h"
@@ -29,8 +33,11 @@
 #define QUEUE_ID_MAX 64
 #define QUEUE_DIR_DEFAULT LOCALSTATEDIR "/spool/mail-toolkit"
 
+enum queue_where { QUEUE_MSG, QUEUE_INCOMING };
+
 struct queue_msg {
 	char dir[PATH_MAX];
+	enum queue_where where;  /* tmp/ID -> msg/ID, or incoming/.ID -> incoming/ID */
 	char id[QUEUE_ID_MAX];
 	char tmp[PATH_MAX];
 	int fd;
@@ -58,8 +65,9 @@ struct queue_env {
 	size_t nrcpt;
 };
 
-/* Create the queue directories under dir when missing (mode 0700; the
- * FIFO 0600). Returns 0, or -1 with e set. */
+/* Create the queue directories under dir when missing (dir itself 0711,
+ * incoming/ 1777, the others 0700; the FIFO 0622). Returns 0, or -1 with
+ * e set. */
 int queue_init(const char *dir, struct err *e);
 
 /* Start a message: a new file in tmp/ with its envelope written. Returns
@@ -67,6 +75,9 @@ int queue_init(const char *dir, struct err *e);
  * queue). */
 int queue_open(struct queue_msg *m, const char *dir, const struct queue_env *env,
                struct err *e);
+/* The same, committed into incoming/ instead of msg/ when where says so. */
+int queue_open_in(struct queue_msg *m, const char *dir, enum queue_where where,
+                  const struct queue_env *env, struct err *e);
 
 /* Append message bytes (LF line ends). Errors are kept for queue_commit. */
 void queue_write(struct queue_msg *m, const void *p, size_t n);
@@ -97,6 +108,7 @@ struct queue_file {
 	long long arrival;
 	uint64_t size;           /* length of the message part */
 	uint64_t body_at;        /* where it starts in the file */
+	uid_t uid;               /* the file's owner */
 };
 
 /* Read the envelope of the message file at path, whose name is its ID.

@@ -225,8 +225,7 @@ is "$(queued)" 0 "... the queue is empty"
 cat >"$tmp/stuck" <<EOF
 #!/bin/sh
 touch $tmp/stuck.started
-sleep 30
-exec $top_builddir/mail-store "\$@"
+exec sleep 3017
 EOF
 chmod +x "$tmp/stuck"
 set_conf delivery_command "$tmp/stuck"
@@ -238,7 +237,7 @@ kill -9 $runner
 wait $runner 2>/dev/null
 is "$(queued)" 1 "kill -9 of the runner mid-delivery: the message is still queued"
 sleep 0.3
-pgrep -f "$tmp/stuck" >/dev/null; [ $? -ne 0 ]; ok $? "... and its delivery died with it"
+pgrep -x -f 'sleep 3017' >/dev/null; [ $? -ne 0 ]; ok $? "... and its delivery died with it"
 set_conf delivery_command ""
 run
 is "$(inbox dave)" $((d + 1)) "the next run delivers it, once"
@@ -254,6 +253,41 @@ kill -TERM $daemon
 wait $daemon
 ok $? "... and stops cleanly on SIGTERM (exit 0)"
 grep -q 'runner stopped' "$tmp/daemon.log"; ok $? "... saying so"
+
+# ---- a user who may not write the queue: incoming/, picked up ----
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+chmod 711 "$tmp"
+chmod 644 "$tmp/mail.conf"
+if [ "$(id -u)" -eq 0 ] && as_nobody "$MAIL_SEND" --version >/dev/null 2>&1; then
+	n=$(queued)
+	printf 'Subject: from nobody\n\nx\n' | as_nobody "$MAIL_SEND" bob
+	ok $? "a user who cannot write tmp/ can still send (exit 0)"
+	is "$(queued)/$(ls -a "$tmp/queue/incoming" | grep -vc '^\.')" "$n/1" "... the message waits in incoming/"
+	stat -c %U "$tmp/queue/incoming/"* | grep -qx nobody; ok $? "... owned by the user"
+	setpriv --reuid=daemon --regid=daemon --clear-groups cat "$tmp/queue/incoming/"* >/dev/null 2>&1
+	[ $? -ne 0 ]; ok $? "... which other users cannot read"
+	as_nobody ls "$tmp/queue/msg" >/dev/null 2>&1
+	[ $? -ne 0 ]; ok $? "... nor can they see msg/"
+	b=$(inbox bob)
+	run
+	is "$(inbox bob)" $((b + 1)) "the runner picks it up and delivers it"
+	grep -q '^Received: by mx.example.org (mail-toolkit pickup, from userid 65534)' "$(latest_mail bob)"
+	ok $? "... with a Received: field naming the user's ID"
+	grep -qx 'From: nobody@example.org' "$(latest_mail bob)"; ok $? "... and From: the user"
+	printf 'Subject: held\n\nx\n' | ms bob
+	id=$(basename "$(newest)")
+	ms --hold "$id" >/dev/null
+	as_nobody ln -s "$tmp/queue/hold/$id" "$tmp/queue/incoming/9.M1P1Q1" 2>/dev/null ||
+		ln -s "$tmp/queue/hold/$id" "$tmp/queue/incoming/9.M1P1Q1"
+	b=$(inbox bob)
+	run
+	is "$(inbox bob)" "$b" "a symbolic link dropped into incoming/ is not followed"
+	[ ! -e "$tmp/queue/incoming/9.M1P1Q1" ] && [ ! -L "$tmp/queue/incoming/9.M1P1Q1" ]; ok $? "... and removed"
+	ms --delete "$id" >/dev/null
+else
+	ok 0 "# SKIP not root, or nobody cannot run $MAIL_SEND"
+fi
+chmod 700 "$tmp"
 
 # ---- damaged queue files ----
 printf 'Subject: cut\n\nsome text\n' | ms dave

@@ -182,7 +182,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 	const char *sender = NULL, *fullname = NULL, *notify = NULL, *ret = NULL,
 	           *envid = NULL, *body = NULL;
 	char sender_buf[SMTP_PATH_MAX + 1], login[256], line[LINE_MAX_INJECT];
-	int extract = 0, dot_ends = 1, opt, eol;
+	int extract = 0, dot_ends = 1, opt, eol, pickup = 0;
 	unsigned long max_size;
 	struct rcpts r = { 0 };
 	char **fields = NULL;
@@ -346,7 +346,18 @@ int inject_main(struct send_config *c, int argc, char **argv)
 	env.rcpt = qr;
 	env.nrcpt = r.n;
 	env.body = body;
-	if (queue_init(c->queue_dir, &e) < 0 || queue_open(&m, c->queue_dir, &env, &e) < 0)
+	if (queue_init(c->queue_dir, &e) < 0)
+		die(e.code, "%s", e.msg);
+	{
+		/* a user who may not write tmp/ drops the message into incoming/,
+		 * where the runner picks it up and vouches for the user ID */
+		char tmpdir[4200];
+
+		snprintf(tmpdir, sizeof tmpdir, "%s/tmp", c->queue_dir);
+		if (access(tmpdir, W_OK) < 0 && errno == EACCES)
+			pickup = 1;
+	}
+	if (queue_open_in(&m, c->queue_dir, pickup ? QUEUE_INCOMING : QUEUE_MSG, &env, &e) < 0)
 		die(e.code, "%s", e.msg);
 	{
 		char date[64], buf[1024];
@@ -354,9 +365,11 @@ int inject_main(struct send_config *c, int argc, char **argv)
 		int k;
 
 		rfc5322_date(date, sizeof date, now);
-		k = snprintf(buf, sizeof buf, "Received: by %s (mail-toolkit, from userid %lu)\n"
-		             "\tid %s; %s\n", c->hostname, (unsigned long)getuid(), m.id, date);
-		queue_write(&m, buf, (size_t)k);
+		if (!pickup) {
+			k = snprintf(buf, sizeof buf, "Received: by %s (mail-toolkit, from userid %lu)\n"
+			             "\tid %s; %s\n", c->hostname, (unsigned long)getuid(), m.id, date);
+			queue_write(&m, buf, (size_t)k);
+		}
 		for (size_t i = 0; i < nfields; i++) {
 			if (field_is(fields[i], "Bcc"))
 				continue;

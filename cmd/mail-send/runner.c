@@ -487,6 +487,68 @@ static void clean_debris(struct send_config *c)
 	queue_list_free(ids, n);
 }
 
+/* Move what users dropped into incoming/ into the queue proper, with a
+ * Received: field naming the file's owner, which the user cannot forge. */
+static void pickup(struct send_config *c)
+{
+	char **ids, path[4200], date[64], buf[65536];
+	struct err e;
+	long n = queue_list(c->queue_dir, "incoming", &ids, &e);
+
+	for (long i = 0; i < n; i++) {
+		struct queue_file f;
+		struct queue_msg m;
+		uint64_t off;
+		time_t now = time(NULL);
+		struct tm tm;
+		int k;
+
+		snprintf(path, sizeof path, "%s/incoming/%s", c->queue_dir, ids[i]);
+		if (queue_load(&f, path, &e) < 0) {
+			if (e.code == EX_TEMPFAIL) {
+				fprintf(stderr, "mail-send: pickup error=\"%s\"\n", e.msg);
+				continue;
+			}
+			if (e.code != EX_NOINPUT) {
+				fprintf(stderr, "mail-send: pickup refused=\"%s\"\n", e.msg);
+				unlink(path);
+			}
+			continue;
+		}
+		if (queue_open(&m, c->queue_dir, &f.env, &e) < 0) {
+			fprintf(stderr, "mail-send: pickup error=\"%s\"\n", e.msg);
+			queue_file_free(&f);
+			break;
+		}
+		localtime_r(&now, &tm);
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+		k = snprintf(buf, sizeof buf, "Received: by %s (mail-toolkit pickup, from userid %lu)\n"
+		             "\tid %s; %s\n", c->hostname, (unsigned long)f.uid, m.id, date);
+		queue_write(&m, buf, (size_t)k);
+		for (off = f.body_at; off < f.body_at + f.size;) {
+			uint64_t left = f.body_at + f.size - off;
+			ssize_t r = pread(f.fd, buf, left < sizeof buf ? (size_t)left : sizeof buf, (off_t)off);
+
+			if (r <= 0)
+				break;
+			queue_write(&m, buf, (size_t)r);
+			off += (uint64_t)r;
+		}
+		if (off != f.body_at + f.size) {
+			queue_abort(&m);
+			fprintf(stderr, "mail-send: pickup error=\"read %s\"\n", path);
+		} else if (queue_commit(&m, &e) < 0) {
+			fprintf(stderr, "mail-send: pickup error=\"%s\"\n", e.msg);
+		} else {
+			unlink(path);
+			fprintf(stderr, "mail-send: id=%s picked up from uid=%lu sender=<%s>\n", m.id,
+			        (unsigned long)f.uid, f.env.sender);
+		}
+		queue_file_free(&f);
+	}
+	queue_list_free(ids, n);
+}
+
 /* When the earliest message in the queue is due next (0: none waits). */
 static long long earliest_due(struct send_config *c)
 {
@@ -507,17 +569,19 @@ static long long earliest_due(struct send_config *c)
 	return n < 0 ? now + 60 : earliest;
 }
 
-/* One pass over msg/: every due message, up to jobs at once. Returns how
- * many were due. */
+/* One pass: what incoming/ holds, then every due message in msg/, up to
+ * jobs at once. Returns how many were due. */
 static long pass(struct send_config *c)
 {
 	char **ids;
 	struct err e;
-	long n = queue_list(c->queue_dir, "msg", &ids, &e), worked = 0;
+	long n, worked = 0;
 	long long now = (long long)time(NULL);
 	unsigned running = 0;
 	pid_t parent = getpid();
 
+	pickup(c);
+	n = queue_list(c->queue_dir, "msg", &ids, &e);
 	if (n < 0) {
 		fprintf(stderr, "mail-send: %s\n", e.msg);
 		return 0;
