@@ -212,6 +212,14 @@ id=$(basename "$(newest)")
 run
 is "$(queued)" 1 "a wrong smarthost password defers the message"
 "$MAIL_SEND" --delete "$id" >/dev/null
+echo "sub@remote.test:pw" >"$tmp/relay.auth"
+MAIL_CONF=$tmp/peer/mail.conf start_tcpserver "$MAIL_RECV" --submission --tls --hostname smtps.remote.test \
+	--cert "$tmp/cert.pem" --key "$tmp/key.pem"
+set_conf relayhost "smtps://127.0.0.1:$port"
+n=$(peerq)
+printf 'Subject: smtps\n\nvia implicit TLS\n' | ms -f sub@remote.test anyone@far.test
+run
+is "$(queued)/$(peerq)" "0/$((n + 1))" "relayhost smtps://: implicit TLS (port 465 style), AUTH, relayed"
 set_conf relayhost ""
 set_conf relay_auth_file ""
 
