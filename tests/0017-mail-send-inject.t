@@ -93,17 +93,21 @@ envelope "$f" | grep -qx "envid	abc123"; ok $? "-V sets ENVID"
 
 # ---- errors: one line, a sysexits code, nothing queued ----
 n=$(queued)
-echo x | expect_exit 64 "no recipient: exit 64" ms
-echo x | expect_exit 65 "a malformed recipient: exit 65" ms 'bob@@example.org'
-echo x | expect_exit 65 "a malformed sender: exit 65" ms -f 'a b@c' bob
-echo x | expect_exit 64 "-N with a bad value: exit 64" ms -N sometimes bob
-echo x | expect_exit 64 "-bs (SMTP on stdin) is refused: exit 64" ms -bs
-echo x | expect_exit 64 "an unknown option: exit 64" ms -Z bob
-echo x | expect_exit 64 "an unknown long option: exit 64" ms --frobnicate bob
-printf 'Subject: -t\n\nbody\n' | expect_exit 64 "-t without any address: exit 64" ms -t
+# (stdin from files: a function at the end of a pipe runs in a subshell,
+# where the test counter would not count)
+echo x >"$tmp/x"
+printf 'Subject: -t\n\nbody\n' >"$tmp/t"
+expect_exit 64 "no recipient: exit 64" ms <"$tmp/x"
+expect_exit 65 "a malformed recipient: exit 65" ms 'bob@@example.org' <"$tmp/x"
+expect_exit 65 "a malformed sender: exit 65" ms -f 'a b@c' bob <"$tmp/x"
+expect_exit 64 "-N with a bad value: exit 64" ms -N sometimes bob <"$tmp/x"
+expect_exit 64 "-bs (SMTP on stdin) is refused: exit 64" ms -bs <"$tmp/x"
+expect_exit 64 "an unknown option: exit 64" ms -Z bob <"$tmp/x"
+expect_exit 64 "an unknown long option: exit 64" ms --frobnicate bob <"$tmp/x"
+expect_exit 64 "-t without any address: exit 64" ms -t <"$tmp/t"
 echo 'max_message_size = 2000' >>"$tmp/mail.conf"
-"$PYTHON3" -c 'import sys; sys.stdout.write("Subject: big\n\n" + ("x" * 70 + "\n") * 100)' |
-	expect_exit 65 "a message over max_message_size: exit 65" ms bob
+"$PYTHON3" -c 'import sys; sys.stdout.write("Subject: big\n\n" + ("x" * 70 + "\n") * 100)' >"$tmp/big"
+expect_exit 65 "a message over max_message_size: exit 65" ms bob <"$tmp/big"
 stderr_has "max_message_size" "... and says which limit"
 is "$(queued)" "$n" "nothing was queued by the failures"
 is "$(ls "$tmp/queue/tmp" | wc -l | tr -d ' ')" 0 "... and nothing is left in tmp/"
