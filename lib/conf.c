@@ -40,6 +40,7 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_SMTP_TLS] = "smtp_tls",
 	[CONF_TLS_CA_FILE] = "tls_ca_file",
 	[CONF_MTA_STS] = "mta_sts",
+	[CONF_DELIVERY_USER] = "delivery_user",
 };
 
 static char *trim(char *s)

@@ -23,8 +23,12 @@ int queue_init(const char *dir, struct err *e)
 	size_t i;
 
 	/* others may pass through it to incoming/, and see nothing else */
-	if (mkdir(dir, 0711) == 0 && (chmod(dir, 0711) < 0 || file_fsync_parent(dir, e) < 0))
-		return err_sys(e, err_code_for_errno(errno), "chmod %s", dir);
+	if (mkdir(dir, 0711) == 0 || (errno == ENOENT && file_mkdirs(dir, 0711, e) == 0)) {
+		if (chmod(dir, 0711) < 0)
+			return err_sys(e, err_code_for_errno(errno), "chmod %s", dir);
+		if (file_fsync_parent(dir, e) < 0)
+			return -1;
+	}
 	for (i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
 		if (file_join(path, sizeof path, dir, subdirs[i], e) < 0)
 			return -1;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ int run_is_permanent(int status)
 }
 
 int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
-                time_t deadline, struct run_result *r)
+                const struct run_as *as, time_t deadline, struct run_result *r)
 {
 	char why[512], drain[512];
 	size_t got = 0;
@@ -52,6 +53,11 @@ int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent)
 			_exit(EX_TEMPFAIL);
 		setpgid(0, 0);   /* so that a timeout can end all it started */
+		if (as != NULL && (initgroups(as->name, as->gid) < 0 || setgid(as->gid) < 0 ||
+		                   setuid(as->uid) < 0)) {
+			fprintf(stderr, "cannot become %s: %s\n", as->name, strerror(errno));
+			_exit(EX_TEMPFAIL);
+		}
 		dup2(in_fd, 0);
 		dup2(out_fd >= 0 ? out_fd : null >= 0 ? null : errpipe[1], 1);
 		dup2(errpipe[1], 2);

@@ -16,16 +16,23 @@ struct run_result {
 	char reason[400];    /* first line of stderr, escaped; may be "" */
 };
 
+/* Who a program runs as, when not as the caller. */
+struct run_as {
+	uid_t uid;
+	gid_t gid;
+	const char *name;    /* for its supplementary groups (initgroups) */
+};
+
 /* Run argv[0] (PATH searched) with in_fd as stdin, out_fd as stdout
  * (-1: /dev/null), each "NAME=value" of env added to the environment, in
- * its own process group. At deadline (0: none) the group is killed, which
+ * its own process group, as the user as names (NULL: the caller's). At deadline (0: none) the group is killed, which
  * counts as a temporary failure, as does a program that cannot start.
  * Whatever the program leaves running is killed when it exits, and the
  * program itself when the caller dies (a killed runner leaves no delivery
  * behind to race its retry). Always
  * fills r; returns 0 when the program exited 0, else -1. */
 int run_program(char *const argv[], char *const env[], int in_fd, int out_fd,
-                time_t deadline, struct run_result *r);
+                const struct run_as *as, time_t deadline, struct run_result *r);
 
 /* Is a waitpid status a permanent failure by the contract above? */
 int run_is_permanent(int status);

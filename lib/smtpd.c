@@ -527,7 +527,7 @@ static void deliver(struct session *s, const char *path, uint64_t body_at, char 
 	}
 	snprintf(env_sender, sizeof env_sender, "SENDER=%s", s->sender);
 	snprintf(env_rcpt, sizeof env_rcpt, "RECIPIENT=%s", s->rcpt[0].address);
-	(void)run_program(s->c->deliver, env, fd, -1, s->deadline, &r);
+	(void)run_program(s->c->deliver, env, fd, -1, NULL, s->deadline, &r);
 	close(fd);
 	if (!r.ok)
 		log_line(s, "deliver=%s status=%d%s reason=\"%s\"", s->c->deliver[0],

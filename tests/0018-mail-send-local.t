@@ -284,6 +284,22 @@ if [ "$(id -u)" -eq 0 ] && as_nobody "$MAIL_SEND" --version >/dev/null 2>&1; the
 	is "$(inbox bob)" "$b" "a symbolic link dropped into incoming/ is not followed"
 	[ ! -e "$tmp/queue/incoming/9.M1P1Q1" ] && [ ! -L "$tmp/queue/incoming/9.M1P1Q1" ]; ok $? "... and removed"
 	ms --delete "$id" >/dev/null
+
+	# a root runner delivers as delivery_user
+	mkdir "$tmp/nobody-mail"
+	chown nobody "$tmp/nobody-mail"
+	mu add eve@example.org --maildir "$tmp/nobody-mail/eve/" </dev/null >/dev/null
+	set_conf delivery_user nobody
+	printf 'Subject: as nobody\n\nx\n' | ms eve
+	run
+	f=$(ls "$tmp/nobody-mail/eve/new/"* 2>/dev/null | head -1)
+	[ -n "$f" ] && [ "$(stat -c %U "$f")" = nobody ]
+	ok $? "delivery_user: a root runner's mail-store runs as that user"
+	set_conf delivery_user root
+	expect_exit 78 "delivery_user = root is refused: exit 78" "$MAIL_SEND" --run
+	set_conf delivery_user no-such-user-here
+	expect_exit 78 "an unknown delivery_user: exit 78" "$MAIL_SEND" --run
+	set_conf delivery_user ""
 else
 	ok 0 "# SKIP not root, or nobody cannot run $MAIL_SEND"
 fi
@@ -304,8 +320,13 @@ old=$tmp/queue/tmp/1000.M1P999999Q1
 echo debris >"$old"
 touch -d '3 days ago' "$old"
 echo fresh >"$tmp/queue/tmp/2000.M1P999999Q1"
+echo debris >"$tmp/queue/incoming/.1000.M1P999999Q1"
+touch -d '3 days ago' "$tmp/queue/incoming/.1000.M1P999999Q1"
+printf 'delivered\t0\t*\t1\t0\tx\n' >"$tmp/queue/state/1000.M2P999999Q1"
 run
 [ ! -f "$old" ] && [ -f "$tmp/queue/tmp/2000.M1P999999Q1" ]
 ok $? "old tmp/ debris whose writer is gone is cleaned; a fresh file stays"
+[ ! -f "$tmp/queue/incoming/.1000.M1P999999Q1" ]; ok $? "... so is a half-written file in incoming/"
+[ ! -f "$tmp/queue/state/1000.M2P999999Q1" ]; ok $? "... and a state file whose message is gone"
 
 done_testing

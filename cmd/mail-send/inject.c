@@ -221,7 +221,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			if (optarg != NULL)
 				die(EX_USAGE, "-q%s: use mail-send --daemon for a resident runner", optarg);
 			return runner_run(c, 0);
-		case 'h': fputs("see mail-send --help\n", stdout); return 0;
+		case 'h': usage(); return 0;
 		case 'C': case 'L': case 'X': case 'G': case 'U':
 			break;   /* sendmail's config, syslog label, log file, ...: not ours */
 		default:

@@ -25,7 +25,7 @@
 #include "users.h"
 
 #define STAGE_TIMEOUT 600   /* seconds for each program */
-#define MAX_ARGS 64
+#define MAX_ARGS (DELIVERY_WORDS_MAX + 8)
 
 /* The enhanced status code for a program's failure (DESIGN.md exit codes). */
 static const char *status_code(const struct run_result *r)
@@ -96,7 +96,7 @@ static void run_stages(const struct send_config *c, const struct queue_file *f,
 				break;
 			}
 		}
-		(void)run_program(stage, env, in, out, time(NULL) + STAGE_TIMEOUT, &r);
+		(void)run_program(stage, env, in, out, c->delivery_as, time(NULL) + STAGE_TIMEOUT, &r);
 		close(in);
 		in = -1;
 		if (!r.ok) {
@@ -107,6 +107,11 @@ static void run_stages(const struct send_config *c, const struct queue_file *f,
 				snprintf(o->text, sizeof o->text, "%s %s: killed by signal %d%s%s",
 				         status_code(&r), base ? base + 1 : stage[0], WTERMSIG(r.status),
 				         r.reason[0] ? ": " : "", r.reason);
+			else if (strncmp(r.reason, base ? base + 1 : stage[0],
+			                 strlen(base ? base + 1 : stage[0])) == 0)
+				/* it named itself already: "mail-store: over quota" */
+				snprintf(o->text, sizeof o->text, "%s %s (exit %d)", status_code(&r), r.reason,
+				         r.status >= 0 ? WEXITSTATUS(r.status) : -1);
 			else
 				snprintf(o->text, sizeof o->text, "%s %s: %s (exit %d)", status_code(&r),
 				         base ? base + 1 : stage[0], r.reason[0] ? r.reason : "failed",
@@ -137,8 +142,8 @@ void local_deliver(struct send_config *c, const struct queue_file *f, const char
                    const struct target *t, struct outcome *o)
 {
 	char mailbox[4200], e_sender[600], e_rcpt[600], e_user[600], e_home[4300], e_box[4300],
-	     e_orig[600];
-	char *env[] = { e_sender, e_rcpt, e_user, e_home, e_box, e_orig, NULL };
+	     e_orig[600], e_detail[300];
+	char *env[] = { e_sender, e_rcpt, e_user, e_home, e_box, e_orig, e_detail, NULL };
 	const char *sender = f->env.sender[0] ? f->env.sender : "<>";
 	char *argv[MAX_ARGS + 8];
 	struct user u = { 0 };
@@ -148,6 +153,9 @@ void local_deliver(struct send_config *c, const struct queue_file *f, const char
 
 	snprintf(e_sender, sizeof e_sender, "SENDER=%s", f->env.sender);
 	snprintf(e_orig, sizeof e_orig, "ORIGINAL_RECIPIENT=%s", rcpt);
+	/* the +detail of the address the account was reached by, for a
+	 * delivery_command to sort by */
+	snprintf(e_detail, sizeof e_detail, "DETAIL=%s", t->detail ? t->detail : "");
 	switch (t->kind) {
 	case TARGET_LOCAL: {
 		int found = users_lookup(c->resolver.users_file, t->address, &u, NULL, &e);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ static const char usage_text[] =
 "  -F NAME        full name for the From: field it adds\n"
 "  -t             recipients from To:, Cc: and Bcc: as well\n"
 "  -i, -oi        a line with a lone '.' does not end the message\n"
-"  -N NOTIFY      DSN: never, or success,failure,delay; -R full|hdrs\n"
+"  -N NOTIFY      DSN: never, or success,failure,delay; -R full|hdrs; -V ENVID\n"
 "  -bm            queue the message (the default); -bp: as --list; -q: as --run\n"
 "  --run          deliver everything due, then exit (for cron)\n"
 "  --daemon       keep running; a new message is picked up within a second\n"
@@ -47,8 +48,8 @@ static const char usage_text[] =
 "  --queue DIR    queue directory (default queue_dir, " QUEUE_DIR_DEFAULT ")\n"
 "  --hostname N   our name in EHLO, Message-ID: and bounces\n"
 "  --config FILE  configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
-"  -v             report each delivery on stderr\n"
-"  -h, --help     show this help;  -V, --version  show the version\n"
+"  -v             also report queue IDs and removals (deliveries always are)\n"
+"  -h, --help     show this help;  --version  show the version\n"
 "Environment: MAIL_CONF.\n";
 
 void die(int code, const char *fmt, ...)
@@ -61,6 +62,11 @@ void die(int code, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "mail-send: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
 	exit(code);
+}
+
+void usage(void)
+{
+	fputs(usage_text, stdout);
 }
 
 static __attribute__((noreturn)) void die_usage(const char *msg)
@@ -129,12 +135,13 @@ const struct route *route_for(const struct send_config *c, const char *domain)
 	return star;
 }
 
-static void add_route(struct send_config *c, const char *s, const char *where)
+/* A route from --route (code EX_USAGE) or mail.conf (EX_CONFIG). */
+static void add_route(struct send_config *c, const char *s, const char *where, int code)
 {
 	if (c->nroutes == MAX_ROUTES)
-		die(EX_USAGE, "%s: more than %d routes", where, MAX_ROUTES);
+		die(code, "%s: more than %d routes", where, MAX_ROUTES);
 	if (parse_route(s, &c->routes[c->nroutes]) < 0)
-		die(EX_USAGE, "%s: bad route \"%s\": DOMAIN=HOST[:PORT] expected", where, s);
+		die(code, "%s: bad route \"%s\": DOMAIN=HOST[:PORT] expected", where, s);
 	c->nroutes++;
 }
 
@@ -163,6 +170,8 @@ static char **split_command(const char *s, char **buf)
 		v[n++] = tok;
 	if (n == 0 || strcmp(v[0], "|") == 0 || strcmp(v[n - 1], "|") == 0)
 		die(EX_CONFIG, "delivery_command must be programs separated by |");
+	if (n > DELIVERY_WORDS_MAX)
+		die(EX_CONFIG, "delivery_command has more than %d words", DELIVERY_WORDS_MAX);
 	return v;
 }
 
@@ -245,7 +254,7 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 			die_usage("an option without a value was given one");
 		}
 		switch (longopts[k].opt) {
-		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_HELP: usage(); exit(0);
 		case OPT_VERSION: printf("mail-send (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); exit(0);
 		case OPT_FLUSH: c->flush = 1; break;
 		case OPT_JOBS:
@@ -253,7 +262,7 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 			if (c->jobs == 0)
 				die_usage("--jobs takes a number from 1 to 100");
 			break;
-		case OPT_ROUTE: add_route(c, val, "--route"); break;
+		case OPT_ROUTE: add_route(c, val, "--route", EX_USAGE); break;
 		case OPT_QUEUE: *queue = val; break;
 		case OPT_HOSTNAME: *hostname = val; break;
 		case OPT_CONFIG: *config = val; break;
@@ -365,6 +374,8 @@ int main(int argc, char **argv)
 		mode = OPT_LIST;
 	if (conf_load(&c.conf, config, &e) < 0)
 		die(e.code, "%s", e.msg);
+	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()<>@") != NULL))
+		die_usage("--hostname must be a name, without blanks");
 	if (hostname == NULL)
 		hostname = conf_get(&c.conf, CONF_HOSTNAME, NULL);
 	if (hostname == NULL) {
@@ -376,6 +387,8 @@ int main(int argc, char **argv)
 	if (hostname[0] == '\0' || strpbrk(hostname, " \t()<>@") != NULL)
 		die(EX_CONFIG, "the hostname must be a name, without blanks");
 	c.hostname = hostname;
+	if (queue != NULL && queue[0] != '/')
+		die_usage("--queue must be an absolute path");
 	c.queue_dir = queue ? queue : conf_get(&c.conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
 	if (c.queue_dir[0] != '/')
 		die(EX_CONFIG, "the queue directory must be an absolute path");
@@ -399,7 +412,7 @@ int main(int argc, char **argv)
 		char *copy = strdup(v);
 
 		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok; tok = strtok(NULL, ", \t"))
-			add_route(&c, tok, "routes");
+			add_route(&c, tok, "routes", EX_CONFIG);
 		free(copy);
 	}
 	c.relayhost = conf_get(&c.conf, CONF_RELAYHOST, NULL);
@@ -414,6 +427,20 @@ int main(int argc, char **argv)
 	c.ca_file = conf_get(&c.conf, CONF_TLS_CA_FILE, NULL);
 	if (conf_get_bool(&c.conf, CONF_MTA_STS, 1, &c.mta_sts, &e) < 0)
 		die(e.code, "%s", e.msg);
+	if ((v = conf_get(&c.conf, CONF_DELIVERY_USER, NULL)) != NULL && geteuid() == 0) {
+		/* a root runner delivers as this user, never as root */
+		static struct run_as as;
+		struct passwd *pw = getpwnam(v);
+
+		if (pw == NULL)
+			die(EX_CONFIG, "delivery_user %s: no such user", v);
+		if (pw->pw_uid == 0)
+			die(EX_CONFIG, "delivery_user must not be root");
+		as.uid = pw->pw_uid;
+		as.gid = pw->pw_gid;
+		as.name = v;
+		c.delivery_as = &as;
+	}
 
 	switch (mode) {
 	case 0:

@@ -114,14 +114,14 @@ struct txn {
 	uint64_t off, stop;      /* what is left of the message part */
 	int cr;                  /* the last byte read was a CR */
 	int pending_lf;          /* a LF still owed after a CR */
-	char cmd[8];             /* the last command sent: "MAIL", "RCPT", ... */
+	char cmd[16];            /* the verb last sent: "MAIL", "RCPT", "STARTTLS", ... */
 	size_t rcpt_sent;        /* RCPT commands so far */
 	int data_replies;        /* final replies since DATA */
 	char line[1024];         /* a reply line being collected */
 	size_t linelen;
 	/* the replies that matter: code 0 = none */
 	int greet_code, mail_code, data_code, end_code, other_code;
-	char other_cmd[8];
+	char other_cmd[16];
 	char greet[512], mail[512], endtext[512], other[512];
 	int *rcpt_code;
 	char (*rcpt_text)[512];
@@ -152,7 +152,7 @@ static void take_reply(struct txn *t, const char *line)
 			snprintf(t->endtext, sizeof t->endtext, "%.500s", line);
 		}
 	} else {
-		if (strcmp(t->cmd, "STAR") == 0 && code == 220)
+		if (strcmp(t->cmd, "STARTTLS") == 0 && code == 220)
 			t->tls = 1;
 		if (code >= 400) {
 			t->other_code = code;
@@ -168,13 +168,16 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 
 	(void)h;
 	if (type == CURLINFO_HEADER_OUT) {
-		size_t n = size < 4 ? size : 4;
+		size_t n = 0;
 
-		memcpy(t->cmd, data, n);
+		/* the verb: up to the first blank or line end */
+		while (n < size && n < sizeof t->cmd - 1 && data[n] != ' ' && data[n] != '\r' &&
+		       data[n] != '\n') {
+			char ch = data[n];
+
+			t->cmd[n++] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+		}
 		t->cmd[n] = '\0';
-		for (size_t i = 0; i < n; i++)
-			if (t->cmd[i] >= 'a' && t->cmd[i] <= 'z')
-				t->cmd[i] = (char)(t->cmd[i] - 32);
 		if (strcmp(t->cmd, "RCPT") == 0)
 			t->rcpt_sent++;
 		if (strcmp(t->cmd, "DATA") == 0)

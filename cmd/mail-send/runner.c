@@ -10,6 +10,7 @@
  * delivered twice when one of its targets has to be retried. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -99,6 +100,7 @@ struct work {
 	int summary_only;             /* the recipient itself, not an alias target */
 	struct outcome o;
 	int done;                     /* o is filled */
+	int known;                    /* o comes from the state file: nothing new */
 };
 
 static void outcome_set(struct outcome *o, enum queue_status st, const char *fmt, ...)
@@ -204,6 +206,7 @@ static void expand(struct send_config *c, const struct queue_file *f,
 		ev = queue_state_get(s, i, x->target);
 		if (ev != NULL && ev->st != QS_DEFERRED) {
 			x->done = 1;
+			x->known = 1;
 			x->o.st = ev->st;
 			snprintf(x->o.text, sizeof x->o.text, "%s", ev->text);
 			x->remote = 0;
@@ -310,6 +313,8 @@ static long long work_message(struct send_config *c, struct queue_file *f, struc
 	}
 	/* record: each alias target, then each recipient's summary */
 	for (i = 0; i < nw; i++) {
+		if (w[i].known)
+			continue;
 		if (!w[i].summary_only)
 			queue_state_record(s, w[i].o.st, w[i].rcpt, w[i].target, 0, w[i].o.text);
 		log_outcome(f->id, f->rcpt[w[i].rcpt].address, w[i].target, &w[i].o);
@@ -363,14 +368,17 @@ static long long work_message(struct send_config *c, struct queue_file *f, struc
 			return now + (long long)c->retry_min;
 		}
 	}
+	/* what is left: a deferral's retry, or a notice that could not be
+	 * queued (tried again after retry_min) */
 	for (i = 0; i < f->env.nrcpt; i++) {
 		const struct queue_event *ev = queue_state_get(s, i, SUMMARY);
+		long long due;
 
-		if (!rcpt_done(f, s, i) && ev != NULL && ev->st == QS_DEFERRED &&
-		    (next == 0 || ev->next < next))
-			next = ev->next;
-		else if (!rcpt_done(f, s, i) && ev == NULL)
-			next = now;
+		if (rcpt_done(f, s, i))
+			continue;
+		due = ev == NULL ? now : ev->st == QS_DEFERRED ? ev->next : now + (long long)c->retry_min;
+		if (next == 0 || due < next)
+			next = due;
 	}
 	if (next == 0) {
 		if (queue_remove(c->queue_dir, "msg", f->id, &e) < 0) {
@@ -466,23 +474,62 @@ static long long run_message(struct send_config *c, const char *id)
 	return next;
 }
 
-/* Remove tmp/ files whose writer is gone and that are old. */
+/* Is the file at path old, and its writer (the pid in its name) gone? */
+static int is_debris(const char *path, const char *name, time_t now)
+{
+	const char *p = strchr(name, 'P');
+	long pid = p ? strtol(p + 1, NULL, 10) : 0;
+	struct stat st;
+
+	return lstat(path, &st) == 0 && now - st.st_mtime > DEBRIS_AGE &&
+	       (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH));
+}
+
+/* Remove what crashes leave: tmp/ files and incoming/.ID files whose
+ * writer is gone, and state files whose message is gone (a crash between
+ * the two steps of queue_remove). */
 static void clean_debris(struct send_config *c)
 {
-	char **ids, path[4200];
+	char **ids, path[4200], other[4200];
 	struct err e;
-	long n = queue_list(c->queue_dir, "tmp", &ids, &e);
 	time_t now = time(NULL);
+	long n = queue_list(c->queue_dir, "tmp", &ids, &e);
+	DIR *d;
+	struct dirent *de;
 
 	for (long i = 0; i < n; i++) {
-		const char *p = strchr(ids[i], 'P');
-		struct stat st;
-		long pid = p ? strtol(p + 1, NULL, 10) : 0;
-
 		snprintf(path, sizeof path, "%s/tmp/%s", c->queue_dir, ids[i]);
-		if (stat(path, &st) == 0 && now - st.st_mtime > DEBRIS_AGE &&
-		    (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH)))
+		if (is_debris(path, ids[i], now))
 			unlink(path);
+	}
+	queue_list_free(ids, n);
+	snprintf(path, sizeof path, "%s/incoming", c->queue_dir);
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] != '.' || de->d_name[1] == '\0' || de->d_name[1] == '.')
+				continue;
+			snprintf(path, sizeof path, "%s/incoming/%s", c->queue_dir, de->d_name);
+			if (is_debris(path, de->d_name, now))
+				unlink(path);
+		}
+		closedir(d);
+	}
+	n = queue_list(c->queue_dir, "state", &ids, &e);
+	for (long i = 0; i < n; i++) {
+		struct stat st;
+		struct queue_state s;
+
+		snprintf(path, sizeof path, "%s/msg/%s", c->queue_dir, ids[i]);
+		snprintf(other, sizeof other, "%s/hold/%s", c->queue_dir, ids[i]);
+		if (stat(path, &st) == 0 || stat(other, &st) == 0)
+			continue;
+		/* under its lock, and looked at again: a message may be on its
+		 * way back from hold/ */
+		if (queue_state_lock(&s, c->queue_dir, ids[i], &e) == 1) {
+			if (stat(path, &st) < 0 && stat(other, &st) < 0)
+				unlink(s.path);
+			queue_state_close(&s);
+		}
 	}
 	queue_list_free(ids, n);
 }
@@ -515,6 +562,7 @@ static void pickup(struct send_config *c)
 			}
 			continue;
 		}
+		f.env.client = NULL;   /* nothing the user wrote says where it came from */
 		if (queue_open(&m, c->queue_dir, &f.env, &e) < 0) {
 			fprintf(stderr, "mail-send: pickup error=\"%s\"\n", e.msg);
 			queue_file_free(&f);

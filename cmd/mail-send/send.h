@@ -10,8 +10,10 @@
 #include "alias.h"
 #include "conf.h"
 #include "queue.h"
+#include "run.h"
 
 #define MAX_ROUTES 64
+#define DELIVERY_WORDS_MAX 64            /* in delivery_command */
 
 struct route {
 	char *domain;            /* lower case, or "*" for every domain */
@@ -37,6 +39,7 @@ struct send_config {
 	const char *smtp_tls;            /* "may" (default), "encrypt" or "verify" */
 	const char *ca_file;
 	int mta_sts;                     /* use MTA-STS policies */
+	const struct run_as *delivery_as;   /* delivery_user, or NULL */
 	int flush;                       /* ignore the retry times */
 	unsigned jobs;
 	int verbose;
@@ -50,6 +53,9 @@ struct outcome {
 
 /* Print "mail-send: reason" on stderr and exit with code. */
 __attribute__((noreturn, format(printf, 2, 3))) void die(int code, const char *fmt, ...);
+
+/* The --help text, on stdout. */
+void usage(void);
 
 /* inject.c: the sendmail interface. Returns the exit code. */
 int inject_main(struct send_config *c, int argc, char **argv);
