@@ -596,6 +596,8 @@ int queue_state_read(struct queue_state *s, size_t nrcpt, struct err *e)
 			s->notified[rcpt] = 1;
 		} else if (strcmp(f[0], "warned") == 0) {
 			s->warned = 1;
+		} else if (strcmp(f[0], "notice-failed") == 0) {
+			s->notice_next = (long long)nx;
 		}
 	}
 	free(data);
@@ -665,6 +667,15 @@ void queue_state_notified(struct queue_state *s, size_t rcpt, const char *dsn_id
 		if (rcpt < s->nrcpt)
 			s->notified[rcpt] = 1;
 	}
+}
+
+void queue_state_notice_failed(struct queue_state *s, long long next, const char *text)
+{
+	char x[1024];
+
+	clean_field(x, sizeof x, text);
+	state_line(s, "notice-failed", 0, "-", (long long)time(NULL), next, x);
+	s->notice_next = next;
 }
 
 int queue_state_sync(struct queue_state *s, struct err *e)

@@ -145,6 +145,7 @@ struct queue_state {
 	size_t nrcpt;
 	unsigned char *notified; /* per recipient: a DSN about it is queued */
 	int warned;              /* a delay warning is queued */
+	long long notice_next;   /* a DSN could not be queued: try again then */
 	int error;               /* first errno of a failed append */
 };
 
@@ -167,6 +168,9 @@ void queue_state_record(struct queue_state *s, enum queue_status st, size_t rcpt
 /* Note that a DSN (queued as dsn_id) covers recipient rcpt, or with rcpt
  * (size_t)-1 that a delay warning was sent. */
 void queue_state_notified(struct queue_state *s, size_t rcpt, const char *dsn_id);
+/* Note that a DSN could not be queued (text says why), to be tried
+ * again at next. */
+void queue_state_notice_failed(struct queue_state *s, long long next, const char *text);
 /* Make the appended lines durable. Returns 0, or -1 with e set. */
 int queue_state_sync(struct queue_state *s, struct err *e);
 /* Unlock and free; the file stays. */

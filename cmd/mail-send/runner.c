@@ -33,7 +33,7 @@
 #include "send.h"
 
 #define SUMMARY "*"              /* the target of a recipient's own line */
-#define DEBRIS_AGE (36 * 3600)   /* tmp/ files older than this, writer gone */
+#define DEBRIS_AGE (36 * 3600)   /* debris: files older than this, writer gone */
 
 static volatile sig_atomic_t stopping;
 
@@ -141,9 +141,24 @@ static int delivered_before(const struct queue_state *s, const struct work *w, s
 	return 0;
 }
 
+/* A new, zeroed work item for recipient i at the end of *w. */
+static struct work *add_work(struct work **w, size_t *nw, size_t i, const char *target)
+{
+	struct work *x;
+
+	if ((*w = realloc(*w, (*nw + 1) * sizeof **w)) == NULL)
+		die(EX_OSERR, "out of memory");
+	x = &(*w)[(*nw)++];
+	memset(x, 0, sizeof *x);
+	x->rcpt = i;
+	if ((x->target = strdup(target)) == NULL)
+		die(EX_OSERR, "out of memory");
+	return x;
+}
+
 /* Expand recipient i into work items: itself when remote, its alias
- * targets when local. Targets already delivered or failed are not
- * tried again. */
+ * targets when local, each local one delivered here. Targets already
+ * delivered or failed are not tried again. */
 static void expand(struct send_config *c, const struct queue_file *f,
                    const struct queue_state *s, size_t i, struct work **w, size_t *nw)
 {
@@ -151,32 +166,22 @@ static void expand(struct send_config *c, const struct queue_file *f,
 	const char *dom = addr_domain(addr);
 	struct target *t = NULL;
 	size_t nt = 0;
-	struct err e;
+	struct err e = { 0 };
+	struct work *x;
 
 	if (dom == NULL || !resolver_is_local(&c->resolver, dom)) {
-		*w = realloc(*w, (*nw + 1) * sizeof **w);
-		if (*w == NULL)
-			die(EX_OSERR, "out of memory");
-		memset(&(*w)[*nw], 0, sizeof **w);
-		(*w)[*nw].rcpt = i;
-		(*w)[*nw].target = strdup(addr);
-		(*w)[*nw].remote = 1;
-		(*w)[*nw].summary_only = 1;
-		(*nw)++;
+		x = add_work(w, nw, i, addr);
+		x->remote = 1;
+		x->summary_only = 1;
 		return;
 	}
-	*w = realloc(*w, (*nw + 1) * sizeof **w);
-	if (*w == NULL)
-		die(EX_OSERR, "out of memory");
-	if (resolve(&c->resolver, addr, &t, &nt, &e) < 0) {
-		struct work *x = &(*w)[(*nw)++];
-
-		memset(x, 0, sizeof *x);
-		x->rcpt = i;
-		x->target = strdup(addr);
+	if (resolve(&c->resolver, addr, &t, &nt, &e) < 0 || nt == 0) {
+		x = add_work(w, nw, i, addr);
 		x->summary_only = 1;
 		x->done = 1;
-		if (e.code == EX_NOUSER)
+		if (nt == 0 && e.code == 0)
+			outcome_set(&x->o, QS_FAILED, "5.1.1 %s leads nowhere", addr);
+		else if (e.code == EX_NOUSER)
 			outcome_set(&x->o, QS_FAILED, "5.1.1 %s", e.msg);
 		else if (e.code == EX_DATAERR)
 			outcome_set(&x->o, QS_FAILED, "5.1.3 %s", e.msg);
@@ -184,46 +189,35 @@ static void expand(struct send_config *c, const struct queue_file *f,
 			outcome_set(&x->o, QS_DEFERRED, "4.3.0 %s", e.msg);
 		return;
 	}
-	*w = realloc(*w, (*nw + nt) * sizeof **w);
-	if (*w == NULL && nt > 0)
-		die(EX_OSERR, "out of memory");
 	for (size_t k = 0; k < nt; k++) {
-		struct work *x = &(*w)[(*nw)++];
-		const char *name = t[k].address;
 		const struct queue_event *ev;
 		char key[1100];
 
-		memset(x, 0, sizeof *x);
-		x->rcpt = i;
-		switch (t[k].kind) {
-		case TARGET_ERROR: snprintf(key, sizeof key, "error:%s", t[k].reason ? t[k].reason : ""); break;
-		default: snprintf(key, sizeof key, "%s", name ? name : "");
-		}
-		x->target = strdup(key);
-		if (x->target == NULL)
-			die(EX_OSERR, "out of memory");
-		x->remote = t[k].kind == TARGET_REMOTE;
+		if (t[k].kind == TARGET_ERROR)
+			snprintf(key, sizeof key, "error:%s", t[k].reason ? t[k].reason : "");
+		else
+			snprintf(key, sizeof key, "%s", t[k].address ? t[k].address : "");
+		x = add_work(w, nw, i, key);
 		ev = queue_state_get(s, i, x->target);
 		if (ev != NULL && ev->st != QS_DEFERRED) {
 			x->done = 1;
 			x->known = 1;
 			x->o.st = ev->st;
 			snprintf(x->o.text, sizeof x->o.text, "%s", ev->text);
-			x->remote = 0;
-			continue;
-		}
-		if (t[k].kind == TARGET_ERROR) {
+		} else if (t[k].kind == TARGET_REMOTE) {
+			x->remote = 1;
+		} else if (t[k].kind == TARGET_ERROR) {
 			x->done = 1;
 			if (t[k].code == EX_TEMPFAIL || t[k].code == EX_CONFIG)
 				outcome_set(&x->o, QS_DEFERRED, "4.3.0 %s", t[k].reason);
 			else
 				outcome_set(&x->o, QS_FAILED, "5.1.1 %s", t[k].reason);
-		} else if (!x->remote) {
+		} else {
+			x->done = 1;
 			if (delivered_before(s, *w, *nw - 1, x->target))
 				outcome_set(&x->o, QS_DELIVERED, "2.0.0 delivered once for an earlier recipient");
 			else
 				local_deliver(c, f, addr, &t[k], &x->o);
-			x->done = 1;
 		}
 	}
 	resolve_free(t, nt);
@@ -259,6 +253,7 @@ static void notify(struct send_config *c, const struct queue_file *f, struct que
 	if (n > 0) {
 		if (dsn_queue(c, f, s, idx, n, action, id, &e) < 0) {
 			fprintf(stderr, "mail-send: id=%s dsn=%s error=\"%s\"\n", f->id, action, e.msg);
+			queue_state_notice_failed(s, (long long)time(NULL) + (long long)c->retry_min, e.msg);
 		} else {
 			fprintf(stderr, "mail-send: id=%s dsn=%s notice=%s to=<%s>\n", f->id, action,
 			        id, f->env.sender);
@@ -369,14 +364,14 @@ static long long work_message(struct send_config *c, struct queue_file *f, struc
 		}
 	}
 	/* what is left: a deferral's retry, or a notice that could not be
-	 * queued (tried again after retry_min) */
+	 * queued */
 	for (i = 0; i < f->env.nrcpt; i++) {
 		const struct queue_event *ev = queue_state_get(s, i, SUMMARY);
 		long long due;
 
 		if (rcpt_done(f, s, i))
 			continue;
-		due = ev == NULL ? now : ev->st == QS_DEFERRED ? ev->next : now + (long long)c->retry_min;
+		due = ev == NULL ? now : ev->st == QS_DEFERRED ? ev->next : s->notice_next;
 		if (next == 0 || due < next)
 			next = due;
 	}
@@ -411,7 +406,9 @@ static int peek_due(struct send_config *c, const char *id, long long now, long l
 		for (size_t i = 0; i < f.env.nrcpt && !due; i++) {
 			long long d = rcpt_due(c, &s, i);
 
-			if (d == 0 || (d > 0 && d <= now) || (d < 0 && !rcpt_done(&f, &s, i)))
+			if (d < 0 && !rcpt_done(&f, &s, i))
+				d = s.notice_next;   /* its notice is still to be queued */
+			if (d == 0 || (d > 0 && d <= now))
 				due = 1;
 			else if (d > 0 && (*next == 0 || d < *next))
 				*next = d;
