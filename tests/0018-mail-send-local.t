@@ -284,6 +284,11 @@ if [ "$(id -u)" -eq 0 ] && as_nobody "$MAIL_SEND" --version >/dev/null 2>&1; the
 	is "$(inbox bob)" "$b" "a symbolic link dropped into incoming/ is not followed"
 	[ ! -e "$tmp/queue/incoming/9.M1P1Q1" ] && [ ! -L "$tmp/queue/incoming/9.M1P1Q1" ]; ok $? "... and removed"
 	ms --delete "$id" >/dev/null
+	printf 'mail-queue\t1\nsize\t00000000000000000002\nsender\ta@b.c\nrcpt\tbob@example.org\rRCPT TO:<x@y.z>\t\t\n\nx\n' |
+		as_nobody sh -c "cat >'$tmp/queue/incoming/8.M1P1Q1'"
+	run
+	[ ! -e "$tmp/queue/incoming/8.M1P1Q1" ]; ok $? "a crafted envelope in incoming/ with a CR in an address is refused"
+	grep -q 'pickup refused=.*an address mail-send would not have written' "$tmp/runner.log"; ok $? "... and logged"
 
 	# a root runner delivers as delivery_user
 	mkdir "$tmp/nobody-mail"

@@ -454,6 +454,16 @@ out:
 	return answered;
 }
 
+/* Has s a control character? libcurl puts addresses into commands as
+ * they are (a quoted local part may hold a blank, never a CR). */
+static int unsafe_address(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 void remote_deliver(struct send_config *c, const struct queue_file *f, const char *domain,
                     struct remote_rcpt *r, size_t n)
 {
@@ -463,6 +473,16 @@ void remote_deliver(struct send_config *c, const struct queue_file *f, const cha
 	struct sts_policy sts = { .mode = STS_NONE };
 	int nmx;
 
+	/* a queue file is ours, but a broken one must not become commands */
+	for (size_t i = 0; i < n; i++)
+		if (unsafe_address(r[i].address) || unsafe_address(f->env.sender)) {
+			for (size_t k = 0; k < n; k++) {
+				r[k].o->st = QS_FAILED;
+				snprintf(r[k].o->text, sizeof r[k].o->text,
+				         "5.1.3 an address with a control character");
+			}
+			return;
+		}
 	/* a smarthost is ours to trust: MTA-STS is for the domain's MX hosts */
 	if (rt != NULL || c->relayhost == NULL)
 		(void)mtasts_policy(c, domain, &sts);

@@ -531,6 +531,19 @@ static void clean_debris(struct send_config *c)
 	queue_list_free(ids, n);
 }
 
+/* Are the addresses of a user's envelope what mail-send's injection
+ * writes (addr_valid), so that none carries a control character into an
+ * SMTP command? */
+static int envelope_sane(const struct queue_file *f)
+{
+	if (f->env.sender[0] != '\0' && !addr_valid(f->env.sender))
+		return 0;
+	for (size_t i = 0; i < f->env.nrcpt; i++)
+		if (!addr_valid(f->rcpt[i].address))
+			return 0;
+	return 1;
+}
+
 /* Move what users dropped into incoming/ into the queue proper, with a
  * Received: field naming the file's owner, which the user cannot forge. */
 static void pickup(struct send_config *c)
@@ -560,6 +573,13 @@ static void pickup(struct send_config *c)
 			continue;
 		}
 		f.env.client = NULL;   /* nothing the user wrote says where it came from */
+		if (!envelope_sane(&f)) {
+			fprintf(stderr, "mail-send: pickup refused=\"%s: an address mail-send would "
+			        "not have written\"\n", path);
+			unlink(path);
+			queue_file_free(&f);
+			continue;
+		}
 		if (queue_open(&m, c->queue_dir, &f.env, &e) < 0) {
 			fprintf(stderr, "mail-send: pickup error=\"%s\"\n", e.msg);
 			queue_file_free(&f);
