@@ -95,6 +95,15 @@ run
 n=$(latest_mail bob)
 dsn "$n" | grep -x "third: text/rfc822-headers" >/dev/null; ok $? "RET=HDRS: the notice has the header only"
 grep -q 'the body stays home' "$n"; [ $? -ne 0 ]; ok $? "... not the body"
+# an ENVID as a client may send it to mail-recv, valid xtext
+printf 'mail-queue\t1\nsize\t00000000000000000018\narrival\t%s\nsender\tbob@example.org\nenvid\ta+0D+0AX-Evil:+20yes\nrcpt\tnobody@example.org\t\t\n\nSubject: envid\n\nx\n' \
+	"$(date +%s)" >"$tmp/queue/msg/1000.M3P999999Q1"
+b=$(inbox bob)
+run
+is "$(inbox bob)" $((b + 1)) "a message with an ENVID bounces"
+n=$(latest_mail bob)
+grep -q '^X-Evil' "$n"; [ $? -ne 0 ]; ok $? "an ENVID that decodes to a line end does not break the report"
+grep -q '^Original-Envelope-Id' "$n"; [ $? -ne 0 ]; ok $? "... it is left out"
 printf 'Subject: success\n\nx\n' | ms -f bob@example.org -N success carol
 b=$(inbox bob)
 run

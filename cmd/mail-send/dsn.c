@@ -38,6 +38,16 @@ static void putf(struct queue_msg *m, const char *fmt, ...)
 		queue_write(m, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* Is s printable US-ASCII, as a decoded ENVID or ORCPT must be (RFC 3461)?
+ * Anything else, such as an encoded CR LF, would break the report. */
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
 static void date822(char *out, size_t outsz, time_t t)
 {
 	struct tm tm;
@@ -112,16 +122,20 @@ int dsn_queue(struct send_config *c, const struct queue_file *f,
 	putf(&m, "--%s\nContent-Description: Notification\n"
 	         "Content-Type: text/plain; charset=utf-8\n\n", boundary);
 	putf(&m, "This is the mail system at host %s.\n\n", c->hostname);
-	if (failed)
+	if (failed) {
 		put(&m, "I'm sorry to have to inform you that your message could not\n"
 		        "be delivered to one or more recipients. It's attached below.\n\n");
-	else if (delayed)
-		putf(&m, "Your message could not be delivered for %lld hours.\n"
-		         "It will be retried until it is %lu days old.\n\n",
-		     (long long)(now - f->arrival) / 3600, c->lifetime / 86400);
-	else
+	} else if (delayed) {
+		char until[64];
+
+		date822(until, sizeof until, (time_t)(f->arrival + (long long)c->lifetime));
+		putf(&m, "Your message could not be delivered for %lld minutes.\n"
+		         "It will be retried until %s.\n\n",
+		     (long long)(now - f->arrival) / 60, until);
+	} else {
 		put(&m, "Your message was successfully delivered to the destination(s)\n"
 		        "listed below.\n\n");
+	}
 	for (size_t k = 0; k < n; k++) {
 		const struct queue_event *ev = queue_state_get(s, idx[k], SUMMARY);
 
@@ -134,7 +148,8 @@ int dsn_queue(struct send_config *c, const struct queue_file *f,
 	         "Content-Type: message/delivery-status\n\n", boundary);
 	putf(&m, "Reporting-MTA: dns; %s\n", c->hostname);
 	putf(&m, "X-Mail-Toolkit-Queue-ID: %s\n", f->id);
-	if (f->env.envid != NULL && smtp_xtext_decode(f->env.envid, buf, 200) >= 0)
+	if (f->env.envid != NULL && smtp_xtext_decode(f->env.envid, buf, 200) >= 0 &&
+	    printable(buf))
 		putf(&m, "Original-Envelope-Id: %s\n", buf);
 	if (f->env.client != NULL)
 		putf(&m, "Received-From-MTA: dns; [%s]\n", f->env.client);
@@ -152,7 +167,7 @@ int dsn_queue(struct send_config *c, const struct queue_file *f,
 		if (r->orcpt != NULL) {
 			const char *semi = strchr(r->orcpt, ';');
 
-			if (semi != NULL && smtp_xtext_decode(semi + 1, buf, 600) >= 0)
+			if (semi != NULL && smtp_xtext_decode(semi + 1, buf, 600) >= 0 && printable(buf))
 				putf(&m, "Original-Recipient: %.*s; %s\n", (int)(semi - r->orcpt),
 				     r->orcpt, buf);
 		}
