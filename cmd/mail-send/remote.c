@@ -349,9 +349,9 @@ static void set_reply(struct outcome *o, const char *host, const char *reply, co
 
 /* One transaction with the server at url (for logs: name); sts demands
  * TLS with a valid certificate, as an MTA-STS policy in mode enforce
- * does. Returns 1 when
- * the host answered for the recipients (each o[] set), 0 when it did not
- * get as far (try the next host; why says what happened). */
+ * does. Returns 1 when the host answered for the recipients (each o[]
+ * set), 0 when it did not get as far (try the next host; why says what
+ * happened). */
 static int transaction(struct send_config *c, const struct queue_file *f, const char *url,
                        const char *name, int implicit_tls, int sts, struct remote_rcpt *r,
                        size_t n, char *why, size_t whysz)
@@ -464,6 +464,31 @@ static int unsafe_address(const char *s)
 	return 0;
 }
 
+/* Try host (at url) for domain under its MTA-STS policy: in mode enforce
+ * only a host the policy names, with verified TLS; in mode testing any,
+ * logging one it does not name. Returns 1 when the host answered for the
+ * recipients; else last says why not. */
+static int try_host(struct send_config *c, const struct queue_file *f, const char *domain,
+                    const char *url, const char *host, const struct sts_policy *sts,
+                    struct remote_rcpt *r, size_t n, char *last, size_t lastsz)
+{
+	char why[700] = "";
+
+	if (sts->mode != STS_NONE && !mtasts_matches(sts, host)) {
+		if (sts->mode == STS_ENFORCE) {
+			snprintf(last, lastsz, "MTA-STS policy of %.200s: %.200s is not one of its MX hosts",
+			         domain, host);
+			return 0;
+		}
+		fprintf(stderr, "mail-send: id=%s mta-sts=testing domain=%s host=%s not in the policy\n",
+		        f->id, domain, host);
+	}
+	if (transaction(c, f, url, host, 0, sts->mode == STS_ENFORCE, r, n, why, sizeof why))
+		return 1;
+	snprintf(last, lastsz, "%.690s", why);
+	return 0;
+}
+
 void remote_deliver(struct send_config *c, const struct queue_file *f, const char *domain,
                     struct remote_rcpt *r, size_t n)
 {
@@ -498,17 +523,8 @@ void remote_deliver(struct send_config *c, const struct queue_file *f, const cha
 		else
 			snprintf(url, sizeof url, "smtp://%s:%s/%s", h, rt->port[0] ? rt->port : "25",
 			         c->hostname);
-		if (sts.mode == STS_ENFORCE && !mtasts_matches(&sts, h)) {
-			snprintf(last, sizeof last, "MTA-STS policy of %.200s: %.200s is not one of its MX hosts",
-			         domain, h);
-		} else {
-			if (sts.mode == STS_TESTING && !mtasts_matches(&sts, h))
-				fprintf(stderr, "mail-send: id=%s mta-sts=testing domain=%s host=%s "
-				        "not in the policy\n", f->id, domain, h);
-			if (transaction(c, f, url, h, 0, sts.mode == STS_ENFORCE, r, n, why, sizeof why))
-				return;
-			snprintf(last, sizeof last, "%.690s", why);
-		}
+		if (try_host(c, f, domain, url, h, &sts, r, n, last, sizeof last))
+			return;
 	} else if (c->relayhost != NULL) {
 		int implicit = strncmp(c->relayhost, "smtps://", 8) == 0;
 		const char *h = c->relayhost + (implicit ? 8 : 7);
@@ -540,20 +556,9 @@ void remote_deliver(struct send_config *c, const struct queue_file *f, const cha
 				snprintf(last, sizeof last, "mail for %s loops back to myself", domain);
 				break;
 			}
-			if (sts.mode != STS_NONE && !mtasts_matches(&sts, mx[k].host)) {
-				if (sts.mode == STS_ENFORCE) {
-					snprintf(last, sizeof last, "MTA-STS policy of %.200s: %.200s is not "
-					         "one of its MX hosts", domain, mx[k].host);
-					continue;
-				}
-				fprintf(stderr, "mail-send: id=%s mta-sts=testing domain=%s host=%s "
-				        "not in the policy\n", f->id, domain, mx[k].host);
-			}
 			snprintf(url, sizeof url, "smtp://%.255s:25/%.255s", mx[k].host, c->hostname);
-			if (transaction(c, f, url, mx[k].host, 0, sts.mode == STS_ENFORCE, r, n, why,
-			                sizeof why))
+			if (try_host(c, f, domain, url, mx[k].host, &sts, r, n, last, sizeof last))
 				return;
-			snprintf(last, sizeof last, "%.690s", why);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
