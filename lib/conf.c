@@ -133,23 +133,31 @@ const char *conf_get(const struct conf *c, enum conf_key key, const char *def)
 	return c->value[key] != NULL ? c->value[key] : def;
 }
 
+int conf_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
 int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,
                   unsigned long max, unsigned long *out, struct err *e)
 {
 	const char *v = c->value[key];
-	char *end;
-	unsigned long n;
 
 	if (v == NULL) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n > max)
+	if (conf_parse_uint(v, max, out) < 0)
 		return err_set(e, EX_CONFIG, "%s: %s must be a number from 0 to %lu",
 		               c->path, names[key], max);
-	*out = n;
 	return 0;
 }
 

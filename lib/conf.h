@@ -59,6 +59,10 @@ int conf_load(struct conf *c, const char *path, struct err *e);
 /* The value of key, or def when unset. */
 const char *conf_get(const struct conf *c, enum conf_key key, const char *def);
 
+/* s as a decimal number no larger than max into *out. Returns 0, or -1
+ * when it is not one (a sign, blanks or anything after the digits). */
+int conf_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
 /* The value of key as a non-negative integer no larger than max, or def
  * when unset. Returns 0, or -1 with e set (EX_CONFIG) on a bad value. */
 int conf_get_uint(const struct conf *c, enum conf_key key, unsigned long def,

@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -77,12 +76,11 @@ static __attribute__((noreturn)) void die_usage(const char *msg)
 
 static unsigned long number(const char *s, unsigned long max, const char *what)
 {
-	char *end, msg[128];
 	unsigned long n;
 
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max) {
+	if (conf_parse_uint(s, max, &n) < 0) {
+		char msg[128];
+
 		snprintf(msg, sizeof msg, "%s takes a number up to %lu", what, max);
 		die_usage(msg);
 	}

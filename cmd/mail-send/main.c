@@ -75,20 +75,6 @@ static __attribute__((noreturn)) void die_usage(const char *msg)
 	exit(EX_USAGE);
 }
 
-static unsigned long number(const char *s, unsigned long max, const char *what)
-{
-	char *end, msg[128];
-	unsigned long n;
-
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || n > max) {
-		snprintf(msg, sizeof msg, "%s takes a number up to %lu", what, max);
-		die_usage(msg);
-	}
-	return n;
-}
-
 /* "domain=host[:port]" or "domain=[address]:port" into r. */
 static int parse_route(const char *s, struct route *r)
 {
@@ -257,11 +243,14 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 		case OPT_HELP: usage(); exit(0);
 		case OPT_VERSION: printf("mail-send (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); exit(0);
 		case OPT_FLUSH: c->flush = 1; break;
-		case OPT_JOBS:
-			c->jobs = (unsigned)number(val, 100, "--jobs");
-			if (c->jobs == 0)
+		case OPT_JOBS: {
+			unsigned long jobs;
+
+			if (conf_parse_uint(val, 100, &jobs) < 0 || jobs == 0)
 				die_usage("--jobs takes a number from 1 to 100");
+			c->jobs = (unsigned)jobs;
 			break;
+		}
 		case OPT_ROUTE: add_route(c, val, "--route", EX_USAGE); break;
 		case OPT_QUEUE: *queue = val; break;
 		case OPT_HOSTNAME: *hostname = val; break;
