@@ -140,6 +140,19 @@ int mbox_lock(const char *path, int timeout, struct mbox_lock *lk, struct err *e
 	}
 	if (dotlock(path, deadline, lk, e) < 0)
 		goto fail;
+	/* A reader that rewrites the mbox (mail-pop3d, a MUA) renames a new
+	 * file over it while we wait: the file we locked is then gone, and
+	 * what we append to it would be lost. Start again on the new one. */
+	{
+		struct stat now;
+
+		if (stat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+			mbox_unlock(lk);
+			if (now_s() >= deadline)
+				return err_set(e, EX_TEMPFAIL, "unable to lock %s: replaced while waiting", path);
+			return mbox_lock(path, (int)(deadline - now_s()) + 1, lk, e);
+		}
+	}
 	return 0;
 fail:
 	close(lk->fd);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <stdarg.h>
@@ -325,4 +327,23 @@ int net_cidr_match(const char *ip, const char *cidr)
 		if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
 			return 0;
 	return 1;
+}
+
+void net_peer(char *ip, size_t ipsz)
+{
+	const char *env = getenv("TCPREMOTEIP");
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (env != NULL && env[0] != '\0') {
+		snprintf(ip, ipsz, "%s", env);
+		return;
+	}
+	snprintf(ip, ipsz, "unknown");
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, (socklen_t)ipsz);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, (socklen_t)ipsz);
 }

@@ -86,6 +86,10 @@ int net_flush(struct net *n);
  * "2001:db8::/32", or a single address)? 0 for no or for malformed input. */
 int net_cidr_match(const char *ip, const char *cidr);
 
+/* The client's address, as text, into ip: $TCPREMOTEIP (tcpserver),
+ * else getpeername(0), else "unknown". */
+void net_peer(char *ip, size_t ipsz);
+
 /* Is cidr well-formed (an address, or an address and a prefix length)? */
 int net_cidr_valid(const char *cidr);
 

@@ -9,15 +9,12 @@
  * ignored so a vanished client is an error return, not a death mid-write. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -85,26 +82,6 @@ static unsigned long number(const char *s, unsigned long max, const char *what)
 		die_usage(msg);
 	}
 	return n;
-}
-
-/* The peer's address from tcpserver, else from the socket itself. */
-static void peer(char *ip, size_t ipsz)
-{
-	const char *env = getenv("TCPREMOTEIP");
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-
-	if (env != NULL && env[0] != '\0') {
-		snprintf(ip, ipsz, "%s", env);
-		return;
-	}
-	snprintf(ip, ipsz, "unknown");
-	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, (socklen_t)ipsz);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, (socklen_t)ipsz);
 }
 
 /* Split "prog arg arg" on blanks into a NULL-terminated argv: no shell,
@@ -283,7 +260,7 @@ int main(int argc, char **argv)
 	c.users_file = r.users_file;
 	c.realm = r.domain;
 
-	peer(ip, sizeof ip);
+	net_peer(ip, sizeof ip);
 	c.remote_ip = ip;
 	{
 		/* it goes into Received:, so only what a host name may hold */
