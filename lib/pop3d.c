@@ -279,7 +279,8 @@ static int cmd_stls(struct session *s)
 	return 0;
 }
 
-/* A message number argument: 1..n, not deleted. Returns the index, or -1. */
+/* A message number argument: 1..n, not deleted, followed by nothing (or,
+ * when rest is not NULL, by a blank and *rest). Returns the index, or -1. */
 static long msgno(struct session *s, const char *arg, const char **rest)
 {
 	char *end;
@@ -289,7 +290,8 @@ static long msgno(struct session *s, const char *arg, const char **rest)
 		return -1;
 	errno = 0;
 	v = strtoul(arg, &end, 10);
-	if (errno != 0 || v == 0 || v > s->drop.n || (*end != '\0' && *end != ' '))
+	if (errno != 0 || v == 0 || v > s->drop.n ||
+	    (*end != '\0' && (*end != ' ' || rest == NULL)))
 		return -1;
 	if (rest != NULL)
 		*rest = *end == ' ' ? end + 1 : end;
