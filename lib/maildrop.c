@@ -327,6 +327,8 @@ static int session_lock(struct maildrop *d, const char *lockpath, struct err *e)
 	if (d->lock_fd < 0) {
 		if (errno == ENOENT)
 			return 0;   /* no mailbox directory yet: nothing to guard */
+		if (d->is_mbox && (errno == EACCES || errno == EROFS))
+			return 0;   /* /var/mail: the mbox's own checks at QUIT guard it */
 		return err_sys(e, err_code_for_errno(errno), "open %s", lockpath);
 	}
 	if (fcntl(d->lock_fd, F_SETLK, &fl) < 0) {
@@ -490,6 +492,43 @@ static int copy_range(int from, uint64_t off, uint64_t len, int to)
 	return 0;
 }
 
+/* Rewrite the locked mbox without its deleted messages within the file
+ * itself: each kept part moves down over the gap, then the file is cut.
+ * Only for a directory where no new file can be made: a crash half way
+ * can leave a message twice (never none), as a temporary file cannot. */
+static int compact_in_place(struct maildrop *d, struct mbox_lock *lk, uint64_t size,
+                            struct err *e)
+{
+	char buf[CHUNK];
+	uint64_t to = 0;
+
+	/* mbox_lock opened it for appending, where pwrite(2) ignores offsets */
+	if (fcntl(lk->fd, F_SETFL, 0) < 0)
+		return err_sys(e, EX_TEMPFAIL, "rewrite %s", d->path);
+	for (size_t i = 0; i <= d->n; i++) {
+		/* the part from message i to the next (the tail after the last) */
+		uint64_t from = i < d->n ? d->m[i].off : d->scanned;
+		uint64_t end = i + 1 < d->n ? d->m[i + 1].off : i < d->n ? d->scanned : size;
+
+		if (i == 0 && d->n > 0)
+			to = d->m[0].off;
+		if (i < d->n && d->m[i].deleted)
+			continue;
+		while (from < end) {
+			ssize_t r = pread(lk->fd, buf, end - from < sizeof buf ? (size_t)(end - from)
+			                                                      : sizeof buf, (off_t)from);
+
+			if (r <= 0 || pwrite(lk->fd, buf, (size_t)r, (off_t)to) != r)
+				return err_sys(e, EX_TEMPFAIL, "rewrite %s", d->path);
+			from += (uint64_t)r;
+			to += (uint64_t)r;
+		}
+	}
+	if (ftruncate(lk->fd, (off_t)to) < 0 || fsync(lk->fd) < 0)
+		return err_sys(e, EX_TEMPFAIL, "rewrite %s", d->path);
+	return 0;
+}
+
 static int update_mbox(struct maildrop *d, struct err *e)
 {
 	struct mbox_lock lk;
@@ -519,6 +558,13 @@ static int update_mbox(struct maildrop *d, struct err *e)
 	}
 	snprintf(tmp, sizeof tmp, "%s.pop3.%ld", d->path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+		/* a directory we may not write (/var/mail): compact in place */
+		if (compact_in_place(d, &lk, (uint64_t)st.st_size, e) < 0)
+			goto fail;
+		mbox_unlock(&lk);
+		return 0;
+	}
 	if (fd < 0) {
 		err_sys(e, err_code_for_errno(errno), "create %s", tmp);
 		goto fail;

@@ -390,6 +390,23 @@ print(uid)
 PYEOF
 )
 	is "$out" "$(id -u nobody)" "started as root, the session runs as the mailbox's owner once logged in"
+
+	# an mbox in a directory its owner may not write (as /var/mail without
+	# the mail group): no lock file, no new file: compacted in place
+	mkdir "$tmp/spool"
+	chmod 755 "$tmp/spool"
+	echo pw5 | mu add erin@example.org --password-stdin --mbox "$tmp/spool/erin" >/dev/null
+	for i in 1 2 3; do printf 'Subject: spool %s\n\nbody %s\n' "$i" "$i" | store --mbox "$tmp/spool/erin"; done
+	chown nobody "$tmp/spool/erin"
+	start_tcpserver "$MAIL_POP3D" --allow-plaintext
+	out=$(printf 'USER erin@example.org\r\nPASS pw5\r\nDELE 2\r\nQUIT\r\n' | raw)
+	printf '%s\n' "$out" | sed -n 5p | grep -q '^+OK Logging out'; ok $? "an mbox in a directory its owner cannot write: DELE and QUIT work"
+	is "$(grep '^Subject:' "$tmp/spool/erin" | tr '\n' ' ')" "Subject: spool 1 Subject: spool 3 " \
+		"... the mbox was compacted in place, message 2 gone"
+	is "$(stat -c %U "$tmp/spool/erin")" nobody "... still the owner's file"
+	"$PYTHON3" -c 'import mailbox, sys; sys.exit(0 if len(mailbox.mbox(sys.argv[1])) == 2 else 1)' "$tmp/spool/erin"
+	ok $? "... and Python's mailbox reads it"
+	stop_tcpserver
 	chmod 700 "$tmp"
 else
 	ok 0 "# SKIP not root"
