@@ -393,7 +393,8 @@ fail:
 	return -1;
 }
 
-int drop_send(struct maildrop *d, size_t i, long lines, struct net *n, struct err *e)
+int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struct net *n,
+              struct err *e)
 {
 	char path[PATH_MAX * 2];
 	struct stat st;
@@ -406,8 +407,9 @@ int drop_send(struct maildrop *d, size_t i, long lines, struct net *n, struct er
 		if (fd < 0 || fstat(fd, &st) < 0 || st.st_ino != d->ino || st.st_dev != d->dev) {
 			if (fd >= 0)
 				close(fd);
-			return err_set(e, EX_TEMPFAIL, "%s was replaced by another program", d->path);
+			return err_set(e, EX_NOINPUT, "%s was replaced by another program", d->path);
 		}
+		net_printf(n, "%s\r\n", first);
 		rc = send_range(fd, d->m[i].start, d->m[i].len, 1, lines, n, NULL, e);
 	} else {
 		snprintf(path, sizeof path, "%s/%s", d->path, d->m[i].name);
@@ -436,6 +438,7 @@ int drop_send(struct maildrop *d, size_t i, long lines, struct net *n, struct er
 				close(fd);
 			return err_set(e, EX_NOINPUT, "message %zu is gone", i + 1);
 		}
+		net_printf(n, "%s\r\n", first);
 		rc = send_range(fd, 0, (uint64_t)st.st_size, 0, lines, n, NULL, e);
 	}
 	close(fd);

@@ -61,9 +61,12 @@ int drop_open(struct maildrop *d, const char *path, int lock_timeout, struct err
 
 /* Send message i (from 0) to n, CR LF line ends, dot-stuffed, without the
  * final "."; all of it when lines < 0, else the header, the empty line
- * and the first lines lines of the body (TOP). Returns 0, or -1 with e
- * set (the file is gone or unreadable; or n failed). */
-int drop_send(struct maildrop *d, size_t i, long lines, struct net *n, struct err *e);
+ * and the first lines lines of the body (TOP). The line first (the +OK)
+ * goes out once the message has been opened. Returns 0; -1 with e set
+ * and nothing sent when the message is gone (EX_NOINPUT) or cannot be
+ * read; -1 with e set when reading or n failed half way. */
+int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struct net *n,
+              struct err *e);
 
 /* The UPDATE state: remove what is deleted, move new/ to cur/, or rewrite
  * the mbox. Returns 0, or -1 with e set and, for an mbox, nothing changed. */

@@ -330,6 +330,7 @@ static int cmd_retr_top(struct session *s, const char *arg, int top)
 {
 	const char *rest = "";
 	long i = msgno(s, arg, &rest), lines = -1;
+	char ok[64];
 	struct err e;
 
 	if (i < 0)
@@ -346,13 +347,13 @@ static int cmd_retr_top(struct session *s, const char *arg, int top)
 	} else if (rest[0] != '\0') {
 		return refuse(s, "Syntax: RETR msg");
 	}
-	if (top)
-		reply(s, "+OK");
-	else
-		reply(s, "+OK %llu octets", (unsigned long long)s->drop.m[i].size);
-	if (drop_send(&s->drop, (size_t)i, lines, s->n, &e) < 0) {
-		/* the +OK is out: the only way to tell the client is to hang up */
+	snprintf(ok, sizeof ok, top ? "+OK" : "+OK %llu octets",
+	         (unsigned long long)s->drop.m[i].size);
+	if (drop_send(&s->drop, (size_t)i, lines, ok, s->n, &e) < 0) {
 		log_line(s, " %s=%ld error=\"%s\"", top ? "top" : "retr", i + 1, e.msg);
+		if (e.code == EX_NOINPUT)   /* nothing sent yet */
+			return refuse(s, "[SYS/TEMP] The message was removed by another program");
+		/* part of it is out: the only way to tell the client is to hang up */
 		return -1;
 	}
 	reply(s, ".");

@@ -92,6 +92,27 @@ p.quit()
 is "$out" "$(ls "$bobdir/cur" | sed 's/:.*//' | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"UIDL: the Maildir base names, stable across sessions and the move to cur/"
 
+# a message another program removes during the session: -ERR, not a hang-up
+printf 'Subject: doomed\n\ndoomed\n' | store --maildir "$bobdir"
+out=$(pop '
+p = poplib.POP3("127.0.0.1", port, timeout=10)
+p.user("bob@example.org"); p.pass_("pw")
+n = p.stat()[0]
+for sub in ("new", "cur"):
+    for name in os.listdir(os.path.join(maildir, sub)):
+        if b"doomed" in open(os.path.join(maildir, sub, name), "rb").read():
+            os.remove(os.path.join(maildir, sub, name))
+try:
+    p.retr(n)
+    print("sent")
+except poplib.error_proto as e:
+    print(e.args[0].decode())
+print(p.noop().decode())
+p.quit()
+')
+is "$(echo "$out" | tr '\n' '|')" "-ERR [SYS/TEMP] The message was removed by another program|+OK|" \
+	"RETR of a message another program removed: -ERR, and the session goes on"
+
 # the raw protocol: DELE, RSET, errors
 raw() { "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port"; }
 out=$(printf 'USER bob@example.org\r\nPASS pw\r\nDELE 1\r\nDELE 1\r\nRETR 1\r\nLIST 1\r\nSTAT\r\nRSET\r\nSTAT\r\nRETR 9\r\nRETR 0\r\nRETR x\r\nTOP 2\r\nFROB\r\nLIST 2 extra\r\nQUIT\r\n' | raw)

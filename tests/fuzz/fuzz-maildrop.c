@@ -50,11 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		net_init(&n, fd, fd, 1000);
-		if (drop_send(&d, i, -1, &n, &e) < 0 || net_flush(&n) < 0)
+		if (drop_send(&d, i, -1, "+OK", &n, &e) < 0 || net_flush(&n) < 0)
 			abort();
 		if (fstat(fd, &st) < 0 || (buf = malloc((size_t)st.st_size + 1)) == NULL ||
 		    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
 			abort();
+		/* after the "+OK" line */
+		if (st.st_size < 5 || memcmp(buf, "+OK\r\n", 5) != 0)
+			abort();
+		memmove(buf, buf + 5, (size_t)st.st_size - 5);
+		st.st_size -= 5;
 		for (off_t k = 0; k < st.st_size; k++) {
 			if ((k == 0 || buf[k - 1] == '\n') && buf[k] == '.')
 				dots++;
