@@ -66,6 +66,8 @@ static int send_range(int fd, uint64_t off, uint64_t len, int unquote, long line
 			break;
 		linelen = nl ? (size_t)(nl - (buf + at)) : have - at;
 		p = buf + at;
+		if (nl == NULL && linelen > 1 && p[linelen - 1] == '\r' && pos < end)
+			linelen--;   /* a CR at the edge may be the CR of a CR LF */
 		k = linelen;
 		if (nl != NULL && k > 0 && p[k - 1] == '\r')
 			k--;
@@ -393,6 +395,32 @@ fail:
 	return -1;
 }
 
+/* The path of Maildir message i: where it was listed, or in cur/ with
+ * flags when another program (IMAP) has moved it there from new/ since. */
+static void locate(const struct maildrop *d, size_t i, char *path, size_t pathsz)
+{
+	const char *name = d->m[i].name;
+	struct dirent *de;
+	DIR *dp;
+
+	snprintf(path, pathsz, "%s/%s", d->path, name);
+	if (strncmp(name, "new/", 4) != 0 || access(path, F_OK) == 0 || errno != ENOENT)
+		return;
+	snprintf(path, pathsz, "%s/cur", d->path);
+	if ((dp = opendir(path)) != NULL) {
+		size_t blen = strlen(name + 4);
+
+		while ((de = readdir(dp)) != NULL)
+			if (strncmp(de->d_name, name + 4, blen) == 0 && de->d_name[blen] == ':') {
+				snprintf(path, pathsz, "%s/cur/%s", d->path, de->d_name);
+				closedir(dp);
+				return;
+			}
+		closedir(dp);
+	}
+	snprintf(path, pathsz, "%s/%s", d->path, name);   /* gone: the open fails */
+}
+
 int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struct net *n,
               struct err *e)
 {
@@ -412,27 +440,8 @@ int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struc
 		net_printf(n, "%s\r\n", first);
 		rc = send_range(fd, d->m[i].start, d->m[i].len, 1, lines, n, NULL, e);
 	} else {
-		snprintf(path, sizeof path, "%s/%s", d->path, d->m[i].name);
+		locate(d, i, path, sizeof path);
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0 && errno == ENOENT && strncmp(d->m[i].name, "new/", 4) == 0) {
-			/* another program moved it to cur/ (IMAP): look there */
-			char alt[PATH_MAX * 2];
-			DIR *dp;
-			struct dirent *de;
-			size_t blen = strlen(d->m[i].name + 4);
-
-			snprintf(alt, sizeof alt, "%s/cur", d->path);
-			if ((dp = opendir(alt)) != NULL) {
-				while ((de = readdir(dp)) != NULL)
-					if (strncmp(de->d_name, d->m[i].name + 4, blen) == 0 &&
-					    de->d_name[blen] == ':') {
-						snprintf(path, sizeof path, "%s/cur/%s", d->path, de->d_name);
-						fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-						break;
-					}
-				closedir(dp);
-			}
-		}
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			if (fd >= 0)
 				close(fd);
@@ -450,7 +459,7 @@ int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struc
 static int update_maildir(struct maildrop *d, struct err *e)
 {
 	int changed_new = 0, changed_cur = 0;
-	char path[PATH_MAX * 2], to[PATH_MAX * 2 + 8];
+	char path[PATH_MAX * 2 + 8], to[PATH_MAX * 2 + 8];
 
 	for (size_t i = 0; i < d->n; i++) {
 		struct drop_msg *m = &d->m[i];
@@ -458,10 +467,10 @@ static int update_maildir(struct maildrop *d, struct err *e)
 
 		snprintf(path, sizeof path, "%s/%s", d->path, m->name);
 		if (m->deleted) {
+			locate(d, i, path, sizeof path);
 			if (unlink(path) < 0 && errno != ENOENT)
 				return err_sys(e, EX_TEMPFAIL, "remove %s", path);
-			changed_new |= in_new;
-			changed_cur |= !in_new;
+			changed_new = changed_cur = 1;
 		} else if (in_new) {
 			/* seen by a client now: new/ to cur/, no flags */
 			snprintf(to, sizeof to, "%s/cur/%s%s", d->path, m->name + 4,
@@ -573,6 +582,11 @@ static int update_mbox(struct maildrop *d, struct err *e)
 		goto fail;
 	}
 	made = 1;
+	/* what comes before the first "From " line is no message: kept */
+	if (copy_range(lk.fd, 0, d->n > 0 ? d->m[0].off : 0, fd) < 0) {
+		err_sys(e, EX_TEMPFAIL, "write %s", tmp);
+		goto fail;
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		uint64_t end = i + 1 < d->n ? d->m[i + 1].off : d->scanned;
 

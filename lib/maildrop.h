@@ -10,12 +10,14 @@
  *
  * An mboxrd file is read once under its lock to find the messages; at the
  * end it is rewritten under the lock into a new file renamed over it, with
- * what was delivered meanwhile kept. The UIDL is a hash of the message's
- * "From " line and header, so it survives rewrites.
+ * what was delivered meanwhile kept (in a directory where no new file can
+ * be made, /var/mail, it is compacted in place instead). The UIDL is a
+ * hash of the message's "From " line and header, so it survives rewrites.
  *
  * One POP3 session per mailbox: a session holds an fcntl lock on a file
  * beside it (DIR/pop3.lock, MBOX.pop3.lock) until it ends; the lock dies
- * with the process. */
+ * with the process. Where that file cannot be made (/var/mail again), an
+ * mbox goes without, and the checks at the end stand guard. */
 #ifndef MAILDROP_H
 #define MAILDROP_H
 
@@ -69,7 +71,8 @@ int drop_send(struct maildrop *d, size_t i, long lines, const char *first, struc
               struct err *e);
 
 /* The UPDATE state: remove what is deleted, move new/ to cur/, or rewrite
- * the mbox. Returns 0, or -1 with e set and, for an mbox, nothing changed. */
+ * the mbox. Returns 0, or -1 with e set; an mbox is then as it was, but
+ * for a compaction in place cut short by an I/O error. */
 int drop_update(struct maildrop *d, struct err *e);
 
 /* End the session: release its lock, free d. */

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "base64.h"
+#include "err.h"
 #include "maildrop.h"
 #include "pop3d.h"
 #include "users.h"
@@ -36,14 +37,16 @@ static void log_line(struct session *s, const char *fmt, ...) __attribute__((for
 
 static void log_line(struct session *s, const char *fmt, ...)
 {
-	char buf[600];
+	char buf[600], safe[700];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mail-pop3d: ip=%s %s%s%s\n", s->c->remote_ip ? s->c->remote_ip : "unknown",
-	        s->login[0] ? "user=" : "", s->login, buf);
+	/* logins and SASL reasons come from the client: escaped, one line */
+	err_escape(safe, sizeof safe, buf, strlen(buf));
+	fprintf(stderr, "mail-pop3d: ip=%s%s%s %s\n", s->c->remote_ip ? s->c->remote_ip : "unknown",
+	        s->login[0] ? " user=" : "", s->login, safe);
 }
 
 /* Queue a reply; sent when the client has sent nothing more (pipelining:
@@ -67,7 +70,7 @@ static int refuse(struct session *s, const char *text)
 	reply(s, "-ERR %s", text);
 	if (++s->errors >= s->c->max_errors) {
 		reply(s, "-ERR Too many errors, closing the connection");
-		log_line(s, " closed=\"too many errors\"");
+		log_line(s, "closed=\"too many errors\"");
 		return -1;
 	}
 	return 0;
@@ -108,34 +111,37 @@ static int enter_transaction(struct session *s, const char *account)
 
 	found = users_lookup(s->c->users_file, account, &u, NULL, &e);
 	if (found <= 0) {
-		log_line(s, " login=%s error=\"%s\"", account, found == 0 ? "no such account" : e.msg);
+		log_line(s, "login=%s error=\"%s\"", account, found == 0 ? "no such account" : e.msg);
 		reply(s, "-ERR [SYS/TEMP] Cannot find the mailbox, try again later");
 		return 0;
 	}
 	if (users_mailbox(&u, s->c->mail_root, mailbox, sizeof mailbox, &maildir, &e) < 0) {
 		user_free(&u);
-		log_line(s, " login=%s error=\"%s\"", account, e.msg);
+		log_line(s, "login=%s error=\"%s\"", account, e.msg);
 		reply(s, "-ERR [SYS/PERM] The mailbox is misconfigured");
 		return 0;
 	}
 	user_free(&u);
 	snprintf(s->login, sizeof s->login, "%s", account);
 	if (s->c->become != NULL && s->c->become(s->c->become_ctx, mailbox, &e) < 0) {
-		log_line(s, " error=\"%s\"", e.msg);
+		log_line(s, "error=\"%s\"", e.msg);
 		reply(s, "-ERR [SYS/PERM] Cannot open the mailbox");
 		return -1;   /* half-dropped rights: end the process */
 	}
 	if (drop_open(&s->drop, mailbox, s->c->lock_timeout, &e) < 0) {
-		log_line(s, " error=\"%s\"", e.msg);
+		log_line(s, "error=\"%s\"", e.msg);
 		if (strncmp(e.msg, "in use", 6) == 0)
 			reply(s, "-ERR [IN-USE] The mailbox is in use by another session");
+		else if (e.code == EX_NOPERM)
+			reply(s, "-ERR [SYS/PERM] Cannot open the mailbox");
 		else
 			reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try again later");
-		s->login[0] = '\0';
-		return 0;
+		/* the process has taken this mailbox's rights: it cannot log
+		 * anybody else in, so the session ends (RFC 1939 allows it) */
+		return -1;
 	}
 	s->state = TRANSACTION;
-	log_line(s, " login tls=%s messages=%zu octets=%llu", s->c->tls_active ? "yes" : "no",
+	log_line(s, "login tls=%s messages=%zu octets=%llu", s->c->tls_active ? "yes" : "no",
 	         s->drop.n, (unsigned long long)s->drop.total);
 	reply(s, "+OK Logged in, %zu messages (%llu octets)", s->drop.n,
 	      (unsigned long long)s->drop.total);
@@ -153,7 +159,7 @@ static int cmd_pass(struct session *s, const char *arg)
 		return refuse(s, "Send USER first");
 	ok = auth_password(s->c->users_file, s->c->realm, s->user, arg, account, &e);
 	if (ok < 0) {
-		log_line(s, " login=%s error=\"%s\"", s->user, e.msg);
+		log_line(s, "login=%s error=\"%s\"", s->user, e.msg);
 		s->user[0] = '\0';
 		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable, try again later");
 		return 0;
@@ -163,7 +169,7 @@ static int cmd_pass(struct session *s, const char *arg)
 		a.failures = s->auth_failures;
 		auth_delay(&a);
 		s->auth_failures = a.failures;
-		log_line(s, " login=%s failed=\"bad credentials\"", s->user);
+		log_line(s, "login=%s failed=\"bad credentials\"", s->user);
 		s->user[0] = '\0';
 		return refuse(s, "[AUTH] Authentication failed");
 	}
@@ -249,7 +255,7 @@ static int cmd_auth(struct session *s, const char *arg)
 		return enter_transaction(s, account);
 	}
 	auth_end(&a);
-	log_line(s, " auth=%s failed=\"%s\"", mech, e.msg);
+	log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
 	if (st == AUTH_TEMPFAIL) {
 		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable, try again later");
 		return 0;
@@ -266,12 +272,12 @@ static int cmd_stls(struct session *s)
 	/* RFC 2595 4: what came in plaintext after STLS is thrown away, so
 	 * that it cannot pose as the client speaking over TLS */
 	if (net_discard(s->n) > 0)
-		log_line(s, " stls=\"pipelined plaintext discarded\"");
+		log_line(s, "stls=\"pipelined plaintext discarded\"");
 	net_printf(s->n, "+OK Begin TLS negotiation\r\n");
 	if (net_flush(s->n) < 0)
 		return -1;
 	if (s->c->starttls(s->c->tls_ctx, s->n, s->c->tls_info, sizeof s->c->tls_info) < 0) {
-		log_line(s, " stls=failed");
+		log_line(s, "stls=failed");
 		return -1;
 	}
 	s->c->tls_active = 1;
@@ -350,7 +356,7 @@ static int cmd_retr_top(struct session *s, const char *arg, int top)
 	snprintf(ok, sizeof ok, top ? "+OK" : "+OK %llu octets",
 	         (unsigned long long)s->drop.m[i].size);
 	if (drop_send(&s->drop, (size_t)i, lines, ok, s->n, &e) < 0) {
-		log_line(s, " %s=%ld error=\"%s\"", top ? "top" : "retr", i + 1, e.msg);
+		log_line(s, "%s=%ld error=\"%s\"", top ? "top" : "retr", i + 1, e.msg);
 		if (e.code == EX_NOINPUT)   /* nothing sent yet */
 			return refuse(s, "[SYS/TEMP] The message was removed by another program");
 		/* part of it is out: the only way to tell the client is to hang up */
@@ -404,11 +410,11 @@ static int transaction(struct session *s, const char *cmd, const char *arg, int 
 		for (size_t i = 0; i < s->drop.n; i++)
 			s->deleted += (unsigned)s->drop.m[i].deleted;
 		if (drop_update(&s->drop, &e) < 0) {
-			log_line(s, " update=failed error=\"%s\"", e.msg);
+			log_line(s, "update=failed error=\"%s\"", e.msg);
 			reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed");
 			return 0;
 		}
-		log_line(s, " logout retrieved=%u deleted=%u", s->retrieved, s->deleted);
+		log_line(s, "logout retrieved=%u deleted=%u", s->retrieved, s->deleted);
 		reply(s, "+OK Logging out, messages deleted");
 	} else if (strcasecmp(cmd, "USER") == 0 || strcasecmp(cmd, "PASS") == 0 ||
 	           strcasecmp(cmd, "AUTH") == 0 || strcasecmp(cmd, "STLS") == 0) {
@@ -472,14 +478,21 @@ int pop3d_run(struct net *n, struct pop3d_config *c)
 		len = net_getline(n, line, LINE_MAX_POP3, &bad_cr, &nul);
 		if (len == -1) {
 			if (n->error == ETIMEDOUT) {
-				net_printf(n, "-ERR Timeout, closing the connection\r\n");
+				int whole = n->deadline != 0 && time(NULL) >= n->deadline;
+
+				/* the wait is over, the reply must still go out */
+				n->error = 0;
+				n->deadline = 0;
+				net_printf(n, "-ERR %s, closing the connection\r\n",
+				           whole ? "Session too long" : "Timeout");
 				net_flush(n);
-				log_line(&s, " closed=timeout");
+				log_line(&s, "closed=%s", whole ? "session-timeout" : "timeout");
 			}
 			break;
 		}
-		if (len == -2 || nul) {
-			if (refuse(&s, len == -2 ? "Line too long" : "NUL in the command") < 0)
+		if (len == -2 || nul || bad_cr) {
+			if (refuse(&s, len == -2 ? "Line too long" : nul ? "NUL in the command"
+			                                                 : "Bare CR in the command") < 0)
 				break;
 			continue;
 		}
@@ -502,7 +515,7 @@ int pop3d_run(struct net *n, struct pop3d_config *c)
 	if (quit)
 		rc = 0;
 	else if (s.state == TRANSACTION)
-		log_line(&s, " closed=\"without QUIT: nothing deleted\"");
+		log_line(&s, "closed=\"without QUIT: nothing deleted\"");
 	drop_close(&s.drop);
 	return rc;
 }

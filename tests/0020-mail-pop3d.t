@@ -113,6 +113,20 @@ p.quit()
 is "$(echo "$out" | tr '\n' '|')" "-ERR [SYS/TEMP] The message was removed by another program|+OK|" \
 	"RETR of a message another program removed: -ERR, and the session goes on"
 
+# DELE of a message another program moved from new/ to cur/ meanwhile
+printf 'Subject: moved\n\nmoved\n' | store --maildir "$bobdir"
+out=$(pop '
+p = poplib.POP3("127.0.0.1", port, timeout=10)
+p.user("bob@example.org"); p.pass_("pw")
+n = p.stat()[0]
+for name in os.listdir(os.path.join(maildir, "new")):
+    os.rename(os.path.join(maildir, "new", name), os.path.join(maildir, "cur", name + ":2,S"))
+print(p.dele(n).decode())
+p.quit()
+')
+grep -l '^Subject: moved' "$bobdir"/cur/* "$bobdir"/new/* 2>/dev/null | grep -q .
+[ $? -ne 0 ]; ok $? "DELE of a message an IMAP client moved to cur/ meanwhile removes it"
+
 # the raw protocol: DELE, RSET, errors
 raw() { "$PYTHON3" "$top_srcdir/tests/smtpraw.py" "$port"; }
 out=$(printf 'USER bob@example.org\r\nPASS pw\r\nDELE 1\r\nDELE 1\r\nRETR 1\r\nLIST 1\r\nSTAT\r\nRSET\r\nSTAT\r\nRETR 9\r\nRETR 0\r\nRETR x\r\nTOP 2\r\nFROB\r\nLIST 2 extra\r\nQUIT\r\n' | raw)
@@ -126,6 +140,8 @@ is "$(printf '%s\n' "$out" | sed -n 11,16p | cut -c1-4 | tr '\n' ' ')" "-ERR -ER
 	"RETR 9, RETR 0, RETR x, TOP without n, an unknown command, LIST with junk: -ERR"
 is "$(ls "$bobdir/cur" | wc -l | tr -d ' ')" 3 "RSET then QUIT deletes nothing"
 
+out=$(printf 'NO\rOP\r\nQUIT\r\n' | raw)
+printf '%s\n' "$out" | sed -n 2p | grep -q '^-ERR Bare CR'; ok $? "a bare CR in a command: -ERR"
 long=$("$PYTHON3" -c 'print("NOOP " + "x" * 300)')
 out=$(printf '%s\r\nQUIT\r\n' "$long" | raw)
 printf '%s\n' "$out" | sed -n 2p | grep -q '^-ERR Line too long'; ok $? "a 305-octet command line: -ERR"
@@ -156,14 +172,21 @@ try:
 except poplib.error_proto as e:
     print(e.args[0].decode())
 a.quit()
-b.user("bob@example.org")
-print(b.pass_("pw").decode().split(",")[0])
-b.quit()
+try:
+    b.user("bob@example.org")
+    print("still open")
+except (poplib.error_proto, OSError):
+    print("closed")
+c = poplib.POP3("127.0.0.1", port, timeout=10)
+c.user("bob@example.org")
+print(c.pass_("pw").decode().split(",")[0])
+c.quit()
 PYEOF
 )
 is "$(echo "$out" | sed -n 1p)" "-ERR [IN-USE] The mailbox is in use by another session" \
 	"a second session for the same mailbox: -ERR [IN-USE]"
-is "$(echo "$out" | sed -n 2p)" "+OK Logged in" "... and it gets in once the first has quit"
+is "$(echo "$out" | sed -n 2p)" "closed" "... and the server hangs up (the rights it took are that mailbox's)"
+is "$(echo "$out" | sed -n 3p)" "+OK Logged in" "... a new session gets in once the first has quit"
 
 # a dropped connection deletes nothing
 printf 'Subject: four\n\nfour\n' | store --maildir "$bobdir"
@@ -176,6 +199,22 @@ grep -q 'closed="without QUIT: nothing deleted"' "$tmp/server.log"; ok $? "... a
 printf 'USER bob@example.org\r\nPASS pw\r\nDELE 1\r\nDELE 4\r\nQUIT\r\n' | raw >/dev/null
 is "$(ls "$bobdir/cur" "$bobdir/new" | grep -c ',S=')" 2 "DELE 1, DELE 4, QUIT: two messages left"
 mailcheck maildir "$bobdir" >/dev/null 2>&1; ok $? "... and Python's mailbox reads the Maildir"
+
+stop_tcpserver
+start_tcpserver "$MAIL_POP3D" --allow-plaintext --timeout 1
+out=$("$PYTHON3" - "$port" <<'PYEOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.settimeout(10)
+f = s.makefile("rb")
+f.readline()
+print(f.readline().decode().strip())
+print("closed" if f.readline() == b"" else "open")
+PYEOF
+)
+is "$(echo "$out" | tr '\n' '|')" "-ERR Timeout, closing the connection|closed|" "--timeout 1: an idle client is told, then the connection closes"
+stop_tcpserver
+start_tcpserver "$MAIL_POP3D" --allow-plaintext $TLS
 
 # ---- SASL with gsasl ----
 if command -v gsasl >/dev/null; then
