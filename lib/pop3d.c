@@ -10,14 +10,13 @@
 #include <time.h>
 
 #include "auth.h"
-#include "base64.h"
 #include "err.h"
 #include "maildrop.h"
 #include "pop3d.h"
+#include "sasl.h"
 #include "users.h"
 
 #define LINE_MAX_POP3 255          /* a command line (RFC 2449 4) */
-#define AUTH_LINE_MAX 12288        /* a SASL response line */
 
 struct session {
 	struct net *n;
@@ -179,15 +178,11 @@ static int cmd_pass(struct session *s, const char *arg)
 
 static int cmd_auth(struct session *s, const char *arg)
 {
-	char mech[32], line[AUTH_LINE_MAX + 2], b64[BASE64_ENCODED_SIZE(AUTH_MSG_MAX)];
-	unsigned char in[AUTH_MSG_MAX + 1], out[AUTH_MSG_MAX + 1];
+	char mech[32], account[ADDR_MAX + 1];
 	const char *initial;
-	enum auth_status st;
+	enum sasl_result r;
 	struct auth a;
 	struct err e;
-	size_t outlen;
-	long n = 0;
-	int have;
 
 	if (arg[0] == '\0') {
 		/* the mechanism list, as clients of RFC 1734 ask for it */
@@ -210,57 +205,32 @@ static int cmd_auth(struct session *s, const char *arg)
 	auth_start(&a, auth_mech_named(mech));
 	if (a.mech == AUTH_NONE || a.mech == AUTH_LOGIN)
 		return refuse(s, "Unsupported authentication mechanism");
-	have = initial[0] != '\0';
-	if (have && strcmp(initial, "=") != 0) {
-		n = base64_decode(initial, strlen(initial), in, sizeof in);
-		if (n < 0)
-			return refuse(s, "Cannot decode the initial response");
-	}
-	for (;;) {
-		st = auth_step(&a, in, (size_t)n, have, out, &outlen, &e);
-		if (st != AUTH_CONTINUE)
-			break;
-		base64_encode(out, outlen, b64);
-		net_printf(s->n, "+ %s\r\n", b64);
-		if (net_flush(s->n) < 0) {
-			auth_end(&a);
-			return -1;
-		}
-		n = net_getline(s->n, line, AUTH_LINE_MAX, NULL, NULL);
-		if (n == -1) {
-			auth_end(&a);
-			return -1;
-		}
-		if (n == -2 || strcmp(line, "*") == 0) {
-			auth_end(&a);
-			explicit_bzero(line, sizeof line);
-			return refuse(s, n == -2 ? "Authentication exchange line too long"
-			                         : "Authentication cancelled");
-		}
-		n = base64_decode(line, (size_t)n, in, sizeof in);
-		explicit_bzero(line, sizeof line);
-		if (n < 0) {
-			auth_end(&a);
-			return refuse(s, "Cannot decode the response");
-		}
-		have = 1;
-	}
-	explicit_bzero(in, sizeof in);
+	r = sasl_exchange(&a, s->n, "+ ", initial, &e);
 	s->auth_failures = a.failures;
-	if (st == AUTH_OK) {
-		char account[ADDR_MAX + 1];
-
-		snprintf(account, sizeof account, "%s", a.user);
-		auth_end(&a);
-		return enter_transaction(s, account);
-	}
+	snprintf(account, sizeof account, "%s", a.user);
 	auth_end(&a);
-	log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
-	if (st == AUTH_TEMPFAIL) {
+	switch (r) {
+	case SASL_OK:
+		return enter_transaction(s, account);
+	case SASL_TEMPFAIL:
+		log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
 		reply(s, "-ERR [SYS/TEMP] Authentication is unavailable, try again later");
 		return 0;
+	case SASL_FAIL:
+		log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
+		return refuse(s, "[AUTH] Authentication failed");
+	case SASL_BAD_INITIAL:
+		return refuse(s, "Cannot decode the initial response");
+	case SASL_BAD_RESPONSE:
+		return refuse(s, "Cannot decode the response");
+	case SASL_TOO_LONG:
+		return refuse(s, "Authentication exchange line too long");
+	case SASL_CANCELLED:
+		return refuse(s, "Authentication cancelled");
+	case SASL_GONE:
+		break;
 	}
-	return refuse(s, "[AUTH] Authentication failed");
+	return -1;
 }
 
 static int cmd_stls(struct session *s)

@@ -16,10 +16,10 @@
 
 #include "addr.h"
 #include "auth.h"
-#include "base64.h"
 #include "err.h"
 #include "queue.h"
 #include "run.h"
+#include "sasl.h"
 #include "smtp.h"
 #include "smtpd.h"
 #include "users.h"
@@ -740,15 +740,11 @@ static int cmd_bdat(struct session *s, const char *arg)
 
 static int cmd_auth(struct session *s, const char *arg)
 {
-	char mech[32], line[AUTH_LINE_MAX + 2], b64[BASE64_ENCODED_SIZE(AUTH_MSG_MAX)];
-	unsigned char in[AUTH_MSG_MAX + 1], out[AUTH_MSG_MAX + 1];
+	char mech[32];
 	const char *initial;
-	enum auth_status st;
+	enum sasl_result r;
 	struct auth a;
 	struct err e;
-	size_t outlen;
-	long n = 0;
-	int have;
 
 	if (!s->c->users_file || (!s->c->tls_active && !s->c->auth_plaintext))
 		return refuse(s, "503 5.5.1 AUTH not available (use STARTTLS first)", "AUTH");
@@ -767,56 +763,37 @@ static int cmd_auth(struct session *s, const char *arg)
 	auth_start(&a, auth_mech_named(mech));
 	if (a.mech == AUTH_NONE)
 		return refuse(s, "504 5.5.4 Unrecognized authentication type", "AUTH");
-	have = initial[0] != '\0';
-	if (have && strcmp(initial, "=") != 0) {
-		n = base64_decode(initial, strlen(initial), in, sizeof in);
-		if (n < 0)
-			return refuse(s, "501 5.5.2 Cannot decode the initial response", "AUTH");
-	}
-	for (;;) {
-		st = auth_step(&a, in, (size_t)n, have, out, &outlen, &e);
-		if (st != AUTH_CONTINUE)
-			break;
-		base64_encode(out, outlen, b64);
-		net_printf(s->n, "334 %s\r\n", b64);
-		net_flush(s->n);
-		n = net_getline(s->n, line, AUTH_LINE_MAX, NULL, NULL);
-		if (n == -1) {
-			auth_end(&a);
-			if (s->n->error == ETIMEDOUT)
-				timed_out(s, " in=AUTH");
-			return -1;
-		}
-		if (n == -2 || strcmp(line, "*") == 0) {
-			auth_end(&a);
-			explicit_bzero(line, sizeof line);
-			return refuse(s, n == -2 ? "500 5.5.6 Authentication exchange line too long" :
-			              "501 5.0.0 Authentication cancelled", "AUTH");
-		}
-		n = base64_decode(line, (size_t)n, in, sizeof in);
-		explicit_bzero(line, sizeof line);
-		if (n < 0) {
-			auth_end(&a);
-			return refuse(s, "501 5.5.2 Cannot decode the response", "AUTH");
-		}
-		have = 1;
-	}
-	explicit_bzero(in, sizeof in);
+	r = sasl_exchange(&a, s->n, "334 ", initial, &e);
 	s->auth_failures = a.failures;
-	if (st == AUTH_OK) {
+	if (r == SASL_OK)
 		snprintf(s->auth_user, sizeof s->auth_user, "%s", a.user);
-		auth_end(&a);
+	auth_end(&a);
+	switch (r) {
+	case SASL_OK:
 		log_line(s, "auth=%s user=%s", mech, s->auth_user);
 		reply(s, "235 2.7.0 Authentication successful");
 		return 0;
-	}
-	auth_end(&a);
-	log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
-	if (st == AUTH_TEMPFAIL) {
+	case SASL_TEMPFAIL:
+		log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
 		reply(s, "454 4.7.0 Temporary authentication failure");
 		return 0;
+	case SASL_FAIL:
+		log_line(s, "auth=%s failed=\"%s\"", mech, e.msg);
+		return refuse(s, "535 5.7.8 Authentication credentials invalid", "AUTH");
+	case SASL_BAD_INITIAL:
+		return refuse(s, "501 5.5.2 Cannot decode the initial response", "AUTH");
+	case SASL_BAD_RESPONSE:
+		return refuse(s, "501 5.5.2 Cannot decode the response", "AUTH");
+	case SASL_TOO_LONG:
+		return refuse(s, "500 5.5.6 Authentication exchange line too long", "AUTH");
+	case SASL_CANCELLED:
+		return refuse(s, "501 5.0.0 Authentication cancelled", "AUTH");
+	case SASL_GONE:
+		break;
 	}
-	return refuse(s, "535 5.7.8 Authentication credentials invalid", "AUTH");
+	if (s->n->error == ETIMEDOUT)
+		timed_out(s, " in=AUTH");
+	return -1;
 }
 
 /* ---- the session ---- */
