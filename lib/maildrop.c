@@ -165,8 +165,31 @@ static const char *base_of(const struct drop_msg *m)
 	return m->name + 4;   /* after "new/" or "cur/" */
 }
 
+/* The delivery time in a Maildir name: "SECONDS.M<usec>..." (mail-store,
+ * Dovecot; the microseconds are not zero-padded, so names do not sort as
+ * text), "SECONDS.anything" from others. */
+static void name_time(const char *name, unsigned long long *sec, unsigned long *usec)
+{
+	char *end;
+
+	*sec = strtoull(name, &end, 10);
+	*usec = 0;
+	if (end[0] == '.' && end[1] == 'M' && end[2] >= '0' && end[2] <= '9')
+		*usec = strtoul(end + 2, NULL, 10);
+}
+
+/* Oldest first: by delivery time, then by name. */
 static int cmp_msg(const void *a, const void *b)
 {
+	unsigned long long sa, sb;
+	unsigned long ua, ub;
+
+	name_time(base_of(a), &sa, &ua);
+	name_time(base_of(b), &sb, &ub);
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	if (ua != ub)
+		return ua < ub ? -1 : 1;
 	return strcmp(base_of(a), base_of(b));
 }
 

@@ -113,6 +113,7 @@ struct tls_server {
 	gnutls_datum_t ticket;          /* data NULL: no session tickets */
 	gnutls_session_t session;       /* after a handshake */
 	struct net *n;
+	const char *prog, *ip;          /* for the hooks' log lines */
 };
 
 /* The ticket key file: read it, or make one (random, written to a
@@ -332,4 +333,36 @@ void tls_close(struct tls_server *t)
 		(*G.free)(t->ticket.data);
 	}
 	free(t);
+}
+
+void tls_server_set_log(struct tls_server *t, const char *prog, const char *ip)
+{
+	t->prog = prog;
+	t->ip = ip;
+}
+
+int tls_hook_prepare(void *ctx)
+{
+	struct tls_server *t = ctx;
+	struct err e;
+
+	if (tls_server_prepare(t, &e) < 0) {
+		fprintf(stderr, "%s: ip=%s tls=unavailable error=\"%s\"\n", t->prog ? t->prog : "tls",
+		        t->ip ? t->ip : "unknown", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int tls_hook_handshake(void *ctx, struct net *n, char *info, size_t infosz)
+{
+	struct tls_server *t = ctx;
+	struct err e;
+
+	if (tls_server_handshake(t, n, info, infosz, &e) < 0) {
+		fprintf(stderr, "%s: ip=%s tls=failed error=\"%s\"\n", t->prog ? t->prog : "tls",
+		        t->ip ? t->ip : "unknown", e.msg);
+		return -1;
+	}
+	return 0;
 }

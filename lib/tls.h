@@ -31,6 +31,15 @@ int tls_server_prepare(struct tls_server *t, struct err *e);
 int tls_server_handshake(struct tls_server *t, struct net *n, char *info, size_t infosz,
                          struct err *e);
 
+/* The program name and client address the hooks below log with. */
+void tls_server_set_log(struct tls_server *t, const char *prog, const char *ip);
+
+/* A protocol session's TLS hooks (ctx is the struct tls_server): load
+ * what TLS needs, and run the handshake, each failure logged as
+ * "PROG: ip=IP tls=unavailable|failed error=...". Return 0 or -1. */
+int tls_hook_prepare(void *ctx);
+int tls_hook_handshake(void *ctx, struct net *n, char *info, size_t infosz);
+
 /* Send the TLS close alert (best effort) and free the session. */
 void tls_close(struct tls_server *t);
 

@@ -216,6 +216,17 @@ is "$(echo "$out" | tr '\n' '|')" "-ERR Timeout, closing the connection|closed|"
 stop_tcpserver
 start_tcpserver "$MAIL_POP3D" --allow-plaintext $TLS
 
+# delivery order, though the microseconds in names are not zero-padded
+echo pw6 | mu add frank@example.org --password-stdin >/dev/null
+fdir=$tmp/vmail/example.org/frank/Maildir
+mkdir -p "$fdir/new" "$fdir/cur" "$fdir/tmp"
+printf 'Subject: later\n\nx\n' >"$fdir/new/1700000000.M100000P1Q2.host,S=20,W=23"
+printf 'Subject: earlier\n\nx\n' >"$fdir/new/1700000000.M99999P1Q1.host,S=22,W=25"
+printf 'Subject: earliest\n\nx\n' >"$fdir/new/999999999.M1P1Q1.host,S=23,W=26"
+out=$(printf 'USER frank@example.org\r\nPASS pw6\r\nTOP 1 0\r\nTOP 2 0\r\nTOP 3 0\r\nQUIT\r\n' | raw)
+is "$(printf '%s\n' "$out" | grep '^Subject:' | tr '\n' ' ')" "Subject: earliest Subject: earlier Subject: later " \
+	"messages are numbered oldest first, by the time in their names as numbers"
+
 # ---- SASL with gsasl ----
 if command -v gsasl >/dev/null; then
 	out=$("$PYTHON3" "$top_srcdir/tests/pop3-sasl.py" "$port" SCRAM-SHA-256 bob@example.org pw)

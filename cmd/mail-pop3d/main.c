@@ -74,27 +74,6 @@ static unsigned long number(const char *s, unsigned long max, const char *what)
 
 static char ip[64];   /* the peer, for the TLS hooks' log lines */
 
-static int tls_prepare(void *ctx)
-{
-	struct err e;
-
-	if (tls_server_prepare(ctx, &e) < 0) {
-		fprintf(stderr, "mail-pop3d: ip=%s tls=unavailable error=\"%s\"\n", ip, e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int starttls(void *ctx, struct net *n, char *info, size_t infosz)
-{
-	struct err e;
-
-	if (tls_server_handshake(ctx, n, info, infosz, &e) < 0) {
-		fprintf(stderr, "mail-pop3d: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
-		return -1;
-	}
-	return 0;
-}
 
 /* Give up root for the mailbox: become its owner (the directory of a
  * Maildir, the file of an mbox, else the nearest directory above it),
@@ -227,15 +206,15 @@ int main(int argc, char **argv)
 		 * tickets: POP3 clients seldom resume */
 		if (tls_server_new(&tls, cert, key, NULL, &e) < 0)
 			die(e.code, e.msg);
-		c.tls_prepare = tls_prepare;
-		c.starttls = starttls;
+		c.tls_prepare = tls_hook_prepare;
+		c.starttls = tls_hook_handshake;
+		tls_server_set_log(tls, "mail-pop3d", ip);
 		c.tls_ctx = tls;
 	}
 
 	net_init(&n, 0, 1, (unsigned)timeout * 1000);
-	if (implicit_tls && tls_server_handshake(tls, &n, c.tls_info, sizeof c.tls_info, &e) < 0) {
-		fprintf(stderr, "mail-pop3d: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
-	} else {
+	/* a failed implicit handshake is logged by the hook, and ends it */
+	if (!implicit_tls || tls_hook_handshake(tls, &n, c.tls_info, sizeof c.tls_info) == 0) {
 		c.tls_active = implicit_tls;
 		/* how the session ended is in the log; tcpserver wants no status */
 		(void)pop3d_run(&n, &c);

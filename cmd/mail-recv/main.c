@@ -102,28 +102,6 @@ static char **split_argv(char *s)
 
 static char ip[64];   /* the peer, for the TLS hooks' log lines */
 
-/* smtpd's TLS hooks: loading and the handshake, with failures logged. */
-static int tls_prepare(void *ctx)
-{
-	struct err e;
-
-	if (tls_server_prepare(ctx, &e) < 0) {
-		fprintf(stderr, "mail-recv: ip=%s tls=unavailable error=\"%s\"\n", ip, e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int starttls(void *ctx, struct net *n, char *info, size_t infosz)
-{
-	struct err e;
-
-	if (tls_server_handshake(ctx, n, info, infosz, &e) < 0) {
-		fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
-		return -1;
-	}
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -304,15 +282,15 @@ int main(int argc, char **argv)
 		snprintf(ticket, sizeof ticket, "%s/tls-ticket.key", c.queue_dir);
 		if (tls_server_new(&tls, cert, key, ticket, &e) < 0)
 			die(e.code, e.msg);
-		c.tls_prepare = tls_prepare;
-		c.starttls = starttls;
+		c.tls_prepare = tls_hook_prepare;
+		c.starttls = tls_hook_handshake;
+		tls_server_set_log(tls, "mail-recv", ip);
 		c.tls_ctx = tls;
 	}
 
 	net_init(&n, 0, 1, (unsigned)timeout * 1000);
-	if (implicit_tls && tls_server_handshake(tls, &n, c.tls_info, sizeof c.tls_info, &e) < 0) {
-		fprintf(stderr, "mail-recv: ip=%s tls=failed error=\"%s\"\n", ip, e.msg);
-	} else {
+	/* a failed implicit handshake is logged by the hook, and ends it */
+	if (!implicit_tls || tls_hook_handshake(tls, &n, c.tls_info, sizeof c.tls_info) == 0) {
 		c.tls_active = implicit_tls;
 		/* how the session ended is in the log; tcpserver wants no status */
 		(void)smtpd_run(&n, &c);
