@@ -139,6 +139,25 @@ peer "$tmp/p6b"
 run --route "slow.test=127.0.0.1:$pport"
 is "$(queued)" 0 "... and the next run delivers it"
 
+# ---- --jobs: the domains of one message at once ----
+peer "$tmp/pa" slow-data=2
+pa=$pport
+peer "$tmp/pb" slow-data=2
+pb=$pport
+peer "$tmp/pc" slow-data=2
+pc=$pport
+printf 'Subject: three domains\n\nx\n' | ms -f bob@example.org x@a.test y@b.test z@c.test
+run --jobs 3 --route "a.test=127.0.0.1:$pa" --route "b.test=127.0.0.1:$pb" --route "c.test=127.0.0.1:$pc"
+is "$(queued)" 0 "--jobs 3: a message for three domains is delivered"
+is "$(cat "$tmp/pa/env.1" "$tmp/pb/env.1" "$tmp/pc/env.1" | grep -c '^RCPT TO')" 3 "... one transaction to each"
+"$PYTHON3" - "$tmp/pa/log" "$tmp/pb/log" "$tmp/pc/log" <<'PYEOF'
+import sys
+starts = [float(l.split()[1]) for f in sys.argv[1:] for l in open(f) if l.startswith("CONNECT")]
+# each peer holds its DATA for 2 s: all three began before the first could end
+sys.exit(0 if len(starts) == 3 and max(starts) - min(starts) < 1.5 else 1)
+PYEOF
+ok $? "... at the same time, not one after the other"
+
 # ---- a null sender's failure is not answered ----
 peer "$tmp/p7" "rcpt:z@remote.test=550 5.1.1 no"
 b=$(inbox bob)

@@ -9,7 +9,8 @@ Listens on a free loopback port, written to PORTFILE once it listens.
 Serves connections one after the other until killed. Every message it
 accepts is written to DIR/msg.N, byte for byte as received (CR LF, dot
 stuffing undone), with DIR/env.N holding "MAIL FROM" and "RCPT TO" lines;
-DIR/log has every command, one per line.
+DIR/log has every command, one per line, and "CONNECT <time>" for each
+connection.
 
 Rules:
   rcpt:ADDRESS=CODE TEXT   reply to RCPT TO:<ADDRESS>
@@ -58,6 +59,7 @@ def serve(conn):
     def send(s):
         conn.sendall(s.encode() + b"\r\n")
 
+    log("CONNECT %.3f" % time.time())
     send(rules.get("greet", "220 peer.test ESMTP scripted"))
     if rules.get("greet", "220").startswith("5"):
         return

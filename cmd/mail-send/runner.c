@@ -30,6 +30,7 @@
 #include "addr.h"
 #include "err.h"
 #include "file.h"
+#include "io.h"
 #include "send.h"
 
 #define SUMMARY "*"              /* the target of a recipient's own line */
@@ -223,6 +224,114 @@ static void expand(struct send_config *c, const struct queue_file *f,
 	resolve_free(t, nt);
 }
 
+/* A domain's share of the work: w[from, to). */
+struct group {
+	size_t from, to;
+	pid_t pid;
+	int fd;               /* the child's outcomes, read by the parent */
+};
+
+static void group_deliver(struct send_config *c, const struct queue_file *f, struct work *w,
+                          const struct group *g)
+{
+	struct remote_rcpt *rr = calloc(g->to - g->from, sizeof *rr);
+
+	if (rr == NULL)
+		die(EX_OSERR, "out of memory");
+	for (size_t j = g->from; j < g->to; j++) {
+		rr[j - g->from].address = w[j].target;
+		rr[j - g->from].o = &w[j].o;
+	}
+	remote_deliver(c, f, addr_domain(w[g->from].target), rr, g->to - g->from);
+	free(rr);
+}
+
+/* The remote work items (sorted by domain), one transaction per domain;
+ * with --jobs above 1, up to that many domains at once, each in a child
+ * that sends its outcomes back through a pipe. */
+static void deliver_remote_groups(struct send_config *c, const struct queue_file *f,
+                                  struct work *w, size_t nw)
+{
+	struct group *g = NULL;
+	size_t ng = 0, i, k;
+
+	for (i = 0; i < nw; i = k) {
+		if (!w[i].remote || w[i].done) {
+			k = i + 1;
+			continue;
+		}
+		for (k = i; k < nw && w[k].remote && !w[k].done &&
+		            strcasecmp(addr_domain(w[k].target), addr_domain(w[i].target)) == 0; k++)
+			w[k].done = 1;
+		if ((g = realloc(g, (ng + 1) * sizeof *g)) == NULL)
+			die(EX_OSERR, "out of memory");
+		g[ng++] = (struct group){ .from = i, .to = k, .pid = -1, .fd = -1 };
+	}
+	for (size_t start = 0; start < ng; start += c->jobs) {
+		size_t end = start + c->jobs < ng ? start + c->jobs : ng;
+
+		for (size_t j = start; j < end; j++) {
+			int p[2];
+
+			if (end - start == 1 || pipe2(p, O_CLOEXEC) < 0) {
+				group_deliver(c, f, w, &g[j]);   /* one at a time */
+				continue;
+			}
+			g[j].pid = fork();
+			if (g[j].pid == 0) {
+				pid_t parent = getppid();
+
+				close(p[0]);
+				if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+					_exit(0);
+				group_deliver(c, f, w, &g[j]);
+				for (size_t m = g[j].from; m < g[j].to; m++)
+					if (io_write_all(p[1], &w[m].o, sizeof w[m].o) < 0)
+						_exit(1);
+				_exit(0);
+			}
+			close(p[1]);
+			if (g[j].pid < 0) {
+				close(p[0]);
+				group_deliver(c, f, w, &g[j]);
+			} else {
+				g[j].fd = p[0];
+			}
+		}
+		for (size_t j = start; j < end; j++) {
+			if (g[j].pid <= 0)
+				continue;
+			for (size_t m = g[j].from; m < g[j].to; m++) {
+				struct outcome o;
+				size_t got = 0;
+
+				while (got < sizeof o) {
+					ssize_t r = read(g[j].fd, (char *)&o + got, sizeof o - got);
+
+					if (r > 0)
+						got += (size_t)r;
+					else if (r < 0 && errno == EINTR)
+						continue;
+					else
+						break;
+				}
+				if (got == sizeof o) {
+					w[m].o = o;
+				} else {
+					w[m].o.st = QS_DEFERRED;
+					snprintf(w[m].o.text, sizeof w[m].o.text,
+					         "4.3.0 the delivery process for %.200s died",
+					         addr_domain(w[m].target));
+				}
+			}
+			close(g[j].fd);
+			while (waitpid(g[j].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	free(g);
+}
+
 /* The next attempt after a deferral that is the tries-th in a row. */
 static long long backoff(const struct send_config *c, unsigned tries, long long now)
 {
@@ -285,27 +394,7 @@ static long long work_message(struct send_config *c, struct queue_file *f, struc
 	}
 	/* remote targets, one transaction per domain */
 	qsort(w, nw, sizeof *w, cmp_work_domain);
-	for (i = 0; i < nw; i = k) {
-		struct remote_rcpt *rr;
-
-		if (!w[i].remote || w[i].done) {
-			k = i + 1;
-			continue;
-		}
-		for (k = i; k < nw && w[k].remote && !w[k].done &&
-		            strcasecmp(addr_domain(w[k].target), addr_domain(w[i].target)) == 0; k++)
-			;
-		rr = calloc(k - i, sizeof *rr);
-		if (rr == NULL)
-			die(EX_OSERR, "out of memory");
-		for (size_t j = i; j < k; j++) {
-			rr[j - i].address = w[j].target;
-			rr[j - i].o = &w[j].o;
-			w[j].done = 1;
-		}
-		remote_deliver(c, f, addr_domain(w[i].target), rr, k - i);
-		free(rr);
-	}
+	deliver_remote_groups(c, f, w, nw);
 	/* record: each alias target, then each recipient's summary */
 	for (i = 0; i < nw; i++) {
 		if (w[i].known)
