@@ -264,7 +264,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 		size_t i;
 		int good = strlen(notify) < sizeof up;
 
-		for (i = 0; notify[i] && i < sizeof up - 1; i++)
+		for (i = 0; i < sizeof up - 1 && notify[i]; i++)
 			up[i] = (char)(notify[i] >= 'a' && notify[i] <= 'z' ? notify[i] - 32 : notify[i]);
 		up[i] = '\0';
 		/* NEVER alone, or SUCCESS, FAILURE and DELAY (RFC 3461, 4.1) */

@@ -175,7 +175,7 @@ void local_deliver(struct send_config *c, const struct queue_file *f, const char
 		snprintf(e_rcpt, sizeof e_rcpt, "RECIPIENT=%s", t->address);
 		snprintf(e_user, sizeof e_user, "USER=%s", t->address);
 		if (c->delivery != NULL) {
-			for (n = 0; c->delivery[n] != NULL && n < MAX_ARGS; n++)
+			for (n = 0; n < MAX_ARGS && c->delivery[n] != NULL; n++)
 				argv[n] = c->delivery[n];
 		} else {
 			argv[n++] = (char *)c->mail_store;

@@ -393,7 +393,8 @@ static long long work_message(struct send_config *c, struct queue_file *f, struc
 			expand(c, f, s, i, &w, &nw);
 	}
 	/* remote targets, one transaction per domain */
-	qsort(w, nw, sizeof *w, cmp_work_domain);
+	if (nw > 1)
+		qsort(w, nw, sizeof *w, cmp_work_domain);
 	deliver_remote_groups(c, f, w, nw);
 	/* record: each alias target, then each recipient's summary */
 	for (i = 0; i < nw; i++) {
