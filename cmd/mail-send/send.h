@@ -1,7 +1,8 @@
 /* mail-send: what its parts share. main.c reads flags and mail.conf into a
  * struct send_config and runs one mode: inject.c (sendmail), runner.c (the
  * queue runner), which hands recipients to local.c (mail-store and alias
- * targets) and remote.c (SMTP through libcurl), and dsn.c (bounces). */
+ * targets) and remote.c (SMTP through libcurl, MTA-STS policies from
+ * mtasts.c), and dsn.c (bounces). */
 #ifndef SEND_H
 #define SEND_H
 
@@ -26,7 +27,7 @@ struct send_config {
 	struct resolver resolver;
 	const char *queue_dir;
 	const char *hostname;
-	const char *domain;              /* for bare names and From: */
+	const char *domain;              /* for bare names and the default sender */
 	const char *mail_root;
 	char **delivery;                 /* delivery_command split, or NULL */
 	char *delivery_buf;              /* the words of delivery */
@@ -48,7 +49,8 @@ struct send_config {
 /* Outcome of one delivery attempt to one target. */
 struct outcome {
 	enum queue_status st;            /* QS_DELIVERED, QS_DEFERRED or QS_FAILED */
-	char text[600];                  /* "5.1.1 reason" or "host said: 550 ..." */
+	char text[600];                  /* "CODE reason", e.g. "5.1.1 mx[192.0.2.1] said:
+	                                    550 ... (in reply to RCPT TO)" */
 };
 
 /* Print "mail-send: reason" on stderr and exit with code. */
@@ -60,7 +62,8 @@ void usage(void);
 /* inject.c: the sendmail interface. Returns the exit code. */
 int inject_main(struct send_config *c, int argc, char **argv);
 
-/* runner.c */
+/* runner.c: the queue runner, one run (--run) or resident (--daemon).
+ * Returns the exit code. */
 int runner_run(struct send_config *c, int daemon);
 /* Write the queue listing to stdout (mailq). Returns the exit code. */
 int runner_list(struct send_config *c);
@@ -70,7 +73,8 @@ int runner_list(struct send_config *c);
 void local_deliver(struct send_config *c, const struct queue_file *f, const char *rcpt,
                    const struct target *t, struct outcome *o);
 
-/* remote.c: deliver f to the n addresses of one domain; o[i] for addr[i]. */
+/* remote.c: deliver f to the n addresses of one domain, each outcome
+ * into its r[i].o. */
 struct remote_rcpt {
 	const char *address;
 	struct outcome *o;
