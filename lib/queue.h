@@ -12,6 +12,8 @@
  *                    (mode 1777 like /tmp, files 0600); the runner, as
  *                    root, moves it into msg/
  *   QUEUE/trigger    a FIFO; a byte written to it wakes the runner
+ *   QUEUE/mta-sts/DOMAIN  MTA-STS policies mail-send fetched (mtasts.c)
+ *   QUEUE/tls-ticket.key  the TLS session-ticket key of mail-recv
  *
  * A message is committed by the rename of tmp/ID into msg/, then an
  * fsync of the file and one of msg/, both before the commit is reported,
