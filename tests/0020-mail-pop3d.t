@@ -429,7 +429,7 @@ for line in f:
 a.sendall(b"QUIT\r\n")
 f.readline()
 p.wait(timeout=30)
-print(first.decode().strip(), got + 0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(first.decode().strip(), got, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PYEOF
 )
 size=$(echo "$out" | cut -d' ' -f2)

@@ -8,7 +8,6 @@
  * is not there yet), before it reads a byte of mail. */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
