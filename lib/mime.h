@@ -1,0 +1,114 @@
+/* mime: the MIME structure of a stored message, for IMAP FETCH and
+ * SEARCH (RFC 9051 7.5.2, RFC 3501 7.4.2, RFC 2045-2047); the one module
+ * that talks to GMime.
+ *
+ * Messages are stored with LF line ends (mail-store), and IMAP counts in
+ * CR LF: every size and offset this module gives for the client is in
+ * CR LF terms ("wire" octets), and every piece of the file it points at
+ * is sent with each LF turned into CR LF (mime_send_range does it).
+ * A CR LF already in a file is left as it is and counted once.
+ *
+ * A message that is not valid MIME is still a message: what GMime cannot
+ * make sense of is served as text/plain, never refused. */
+#ifndef MIME_H
+#define MIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "err.h"
+#include "strbuf.h"
+
+struct mime_msg;   /* a parsed message; opaque */
+
+#define MIME_HEADER_ONLY 1   /* parse the top header alone (ENVELOPE, SEARCH
+                                on header fields): fast on large messages */
+
+/* Parse the message in fd, which must be seekable; the module keeps its
+ * own duplicate of fd, so the caller may close fd at once. Returns the
+ * message, or NULL with e set (EX_TEMPFAIL) when it cannot be read. */
+struct mime_msg *mime_open(int fd, int flags, struct err *e);
+void mime_close(struct mime_msg *m);
+
+/* The whole message's size in wire octets (RFC822.SIZE). */
+uint64_t mime_size(struct mime_msg *m);
+
+/* Append the ENVELOPE (RFC 9051 7.5.2) to b: "(" date subject from
+ * sender reply-to to cc bcc in-reply-to message-id ")", values raw as in
+ * the header (unfolded, encoded words left encoded), addresses split
+ * into (name adl mailbox host) with groups as RFC 9051 describes. */
+void mime_envelope(struct mime_msg *m, struct strbuf *b);
+
+/* Append BODY (extended 0) or BODYSTRUCTURE (extended 1) to b: sizes in
+ * wire octets, line counts of text and message/rfc822 parts, nested
+ * message/rfc822 parts with their envelope and structure. */
+void mime_bodystructure(struct mime_msg *m, int extended, struct strbuf *b);
+
+/* A section of BODY[...] / BINARY[...] (RFC 9051 6.4.5). */
+enum mime_what {
+	MIME_ALL,                /* BODY[] or BODY[1.2]: the whole part */
+	MIME_HEADER,             /* [HEADER], [1.HEADER] (part is message/rfc822) */
+	MIME_HEADER_FIELDS,      /* [HEADER.FIELDS (A B)] */
+	MIME_HEADER_FIELDS_NOT,  /* [HEADER.FIELDS.NOT (A B)] */
+	MIME_TEXT,               /* [TEXT], [1.TEXT] */
+	MIME_MIME                /* [1.MIME]: the part's own MIME header */
+};
+
+struct mime_section {
+	const uint32_t *part;    /* part numbers, from 1; depth 0 = the message */
+	size_t depth;
+	enum mime_what what;
+	const char *const *fields;   /* HEADER.FIELDS(.NOT) names */
+	size_t nfields;
+};
+
+/* What a section is, ready to send: pieces of the file, sent through
+ * mime_send_range, or text built in memory (already CR LF). */
+struct mime_piece {
+	int in_file;             /* 1: [off, off + len) of the file; 0: text */
+	off_t off;
+	uint64_t len;            /* raw octets in the file */
+	char *text;              /* !in_file: malloc'd, text_len octets */
+	size_t text_len;
+	uint64_t wire;           /* the size as sent */
+};
+
+/* Find section s. A part that does not exist gives an empty piece
+ * (RFC 3501 6.4.5: not an error). Returns 0, or -1 with e set
+ * (EX_TEMPFAIL) when the file cannot be read. Free the piece's text. */
+int mime_section(struct mime_msg *m, const struct mime_section *s,
+                 struct mime_piece *p, struct err *e);
+
+/* Send wire octets [from, from + count) of piece p (count past the end
+ * is cut) through write(ctx, buf, n), which returns 0 or -1. A file
+ * range is read in blocks, never whole. Returns 0, or -1 with e set. */
+int mime_send(struct mime_msg *m, const struct mime_piece *p, uint64_t from,
+              uint64_t count, int (*write)(void *ctx, const void *buf, size_t n),
+              void *ctx, struct err *e);
+
+/* BINARY[part] (RFC 3516): the part's content with its transfer encoding
+ * undone, written to the temporary file *fd (the caller closes it) with
+ * its size in *size. Returns 0; -2 when the encoding is unknown
+ * (NO [UNKNOWN-CTE]); -1 with e set. A message or multipart part has no
+ * binary form: -2 as well. */
+int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
+                uint64_t *size, struct err *e);
+
+/* SEARCH (RFC 9051 6.4.4): does header field name (any case) of the top
+ * header, decoded (RFC 2047) to UTF-8, contain needle (UTF-8), compared
+ * without regard to case? An empty needle matches every message that
+ * has the field. name NULL: any field, as SEARCH TEXT needs. */
+int mime_header_contains(struct mime_msg *m, const char *name, const char *needle);
+
+/* Does the decoded text of any text part (transfer encoding undone,
+ * charset made UTF-8, HTML tags left in) contain needle, without regard
+ * to case? Needs a message opened without MIME_HEADER_ONLY. */
+int mime_body_contains(struct mime_msg *m, const char *needle);
+
+/* The Date: field as a time, or -1 when it is missing or unreadable. The
+ * offset east of UTC in minutes goes to *tz when tz is not NULL. */
+time_t mime_date(struct mime_msg *m, int *tz);
+
+#endif
