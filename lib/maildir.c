@@ -158,15 +158,28 @@ static int host_part(const char *host, char *out, size_t outsz, struct err *e)
 	return 0;
 }
 
-int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
+int maildir_unique(char *name, size_t namesz, time_t when, const char *host, struct err *e)
 {
 	static unsigned int seq;
-	char dir[PATH_MAX], name[NAME_MAX + 1], tmp[PATH_MAX], newdir[PATH_MAX];
-	/* 160 bytes of host leave room for the rest of a name within NAME_MAX:
-	 * time.M<usec>P<pid>Q<n>. (45) and ,S=<n>,W=<n> (46). */
-	char host[160], folder[NAME_MAX + 1];
-	int fd = -1, linked = 0, over, active;
+	char part[160];
 	struct timeval tv;
+
+	if (host_part(host, part, sizeof part, e) < 0)
+		return -1;
+	gettimeofday(&tv, NULL);
+	if (when != 0)
+		tv.tv_sec = when;
+	if (snprintf(name, namesz, "%lld.M%ldP%ldQ%u.%s", (long long)tv.tv_sec,
+	             (long)tv.tv_usec, (long)getpid(), ++seq, part) >= (int)namesz)
+		return err_set(e, EX_SOFTWARE, "file name too long");
+	return 0;
+}
+
+int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
+{
+	char dir[PATH_MAX], name[NAME_MAX + 1], tmp[PATH_MAX], newdir[PATH_MAX];
+	char folder[NAME_MAX + 1];
+	int fd = -1, linked = 0, over, active;
 
 	if (maildir_make(d->root, 0, e) < 0)
 		return -1;
@@ -180,14 +193,10 @@ int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
 		return err_set(e, EX_USAGE, "path too long: %s", d->root);
 	}
 	clean_tmp(dir);
-	if (host_part(d->host, host, sizeof host, e) < 0)
-		return -1;
 
 	for (int tries = 0; fd < 0; tries++) {
-		gettimeofday(&tv, NULL);
-		if (snprintf(name, sizeof name, "%lld.M%ldP%ldQ%u.%s", (long long)tv.tv_sec,
-		             (long)tv.tv_usec, (long)getpid(), ++seq, host) >= (int)sizeof name)
-			return err_set(e, EX_SOFTWARE, "file name too long");
+		if (maildir_unique(name, sizeof name, d->when, d->host, e) < 0)
+			return -1;
 		if (snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name) >= (int)sizeof tmp)
 			return err_set(e, EX_USAGE, "path too long in %s", dir);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -214,10 +223,11 @@ int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
 		goto fail;
 	}
 
-	if (file_join(newdir, sizeof newdir, dir, "new", e) < 0)
+	if (file_join(newdir, sizeof newdir, dir, d->info != NULL ? "cur" : "new", e) < 0)
 		goto fail;
-	if (snprintf(d->path, sizeof d->path, "%s/%s,S=%" PRIu64 ",W=%" PRIu64, newdir, name,
-	             d->stats.size, d->stats.size + d->stats.lines) >= (int)sizeof d->path) {
+	if (snprintf(d->path, sizeof d->path, "%s/%s,S=%" PRIu64 ",W=%" PRIu64 "%s%s", newdir,
+	             name, d->stats.size, d->stats.size + d->stats.lines, d->info ? ":" : "",
+	             d->info ? d->info : "") >= (int)sizeof d->path) {
 		err_set(e, EX_USAGE, "path too long in %s", newdir);
 		goto fail;
 	}

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "err.h"
 #include "message.h"
@@ -28,6 +29,12 @@ int maildir_folder_dir(const char *folder, char *out, size_t outsz, struct err *
  * Returns 0, or -1 with e set. */
 int maildir_make(const char *path, int is_folder, struct err *e);
 
+/* A unique name for a new message: time.M<usec>P<pid>Q<n>.<host>, the
+ * time being when (0: now) and host escaped as the Maildir spec asks
+ * (NULL: gethostname). 160 bytes of host leave room within NAME_MAX for
+ * the rest and ,S=<n>,W=<n>. Returns 0, or -1 with e set. */
+int maildir_unique(char *name, size_t namesz, time_t when, const char *host, struct err *e);
+
 struct maildir_delivery {
 	const char *root;          /* the Maildir (INBOX) */
 	const char *folder;        /* NULL or a folder name for maildir_folder_dir */
@@ -35,12 +42,16 @@ struct maildir_delivery {
 	const struct msg_opts *msg;
 	const struct quota *quota; /* NULL: enforce maildirsize as found */
 	int over_quota_code;       /* exit code when over quota (EX_TEMPFAIL) */
+	const char *info;          /* NULL: into new/; else into cur/ with ":" info
+	                              ("2,S": IMAP APPEND with flags) */
+	time_t when;               /* the time in the name (IMAP's INTERNALDATE);
+	                              0: now */
 	char path[PATH_MAX];       /* out: the delivered file */
 	struct msg_stats stats;    /* out */
 };
 
 /* Deliver the message read from in_fd. Returns 0 once the file is durable
- * in new/, or -1 with e set and nothing left visible. */
+ * in new/ (cur/ with info), or -1 with e set and nothing left visible. */
 int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e);
 
 #endif

@@ -92,3 +92,109 @@ int mutf7_encode(const char *in, size_t n, char *out, size_t outsz)
 	return (int)o;
 #undef PUT
 }
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == ',')
+		return 63;
+	return -1;
+}
+
+static int put_utf8(uint32_t cp, char *out, size_t outsz, size_t *o)
+{
+	unsigned char b[4];
+	int len;
+
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp; len = 1;
+	} else if (cp < 0x800) {
+		b[0] = (unsigned char)(0xc0 | (cp >> 6));
+		b[1] = (unsigned char)(0x80 | (cp & 0x3f)); len = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | (cp >> 12));
+		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3f)); len = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | (cp >> 18));
+		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (unsigned char)(0x80 | (cp & 0x3f)); len = 4;
+	}
+	if (*o + (size_t)len >= outsz)
+		return -1;
+	for (int i = 0; i < len; i++)
+		out[(*o)++] = (char)b[i];
+	return 0;
+}
+
+int mutf7_decode(const char *in, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (outsz == 0)
+		return -1;
+	while (*s != '\0') {
+		uint32_t bits = 0, high = 0;
+		int nbits = 0, v, units = 0;
+
+		if (*s < 0x20 || *s >= 0x7f)
+			return -1;
+		if (*s != '&') {
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = (char)*s++;
+			continue;
+		}
+		s++;
+		if (*s == '-') {   /* "&-" is "&" */
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = '&';
+			s++;
+			continue;
+		}
+		for (; (v = b64_value(*s)) >= 0; s++) {
+			bits = (bits << 6) | (uint32_t)v;
+			nbits += 6;
+			if (nbits < 16)
+				continue;
+			nbits -= 16;
+			uint32_t u = (bits >> nbits) & 0xffff;
+
+			units++;
+			if (high != 0) {
+				if (u < 0xdc00 || u > 0xdfff)
+					return -1;
+				if (put_utf8(0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00), out, outsz, &o) < 0)
+					return -1;
+				high = 0;
+			} else if (u >= 0xd800 && u <= 0xdbff) {
+				high = u;
+			} else if (u >= 0xdc00 && u <= 0xdfff) {
+				return -1;
+			} else if (u >= 0x20 && u < 0x7f) {
+				return -1;   /* printable ASCII must be itself */
+			} else if (put_utf8(u, out, outsz, &o) < 0) {
+				return -1;
+			}
+		}
+		/* a run ends in "-", holds something, and pads with zero bits */
+		if (*s != '-' || units == 0 || high != 0 || nbits >= 6 ||
+		    (bits & ((1u << nbits) - 1)) != 0)
+			return -1;
+		s++;
+		if (s[0] == '&' && s[1] != '-')
+			return -1;   /* two runs side by side: not canonical */
+	}
+	out[o] = '\0';
+	return (int)o;
+}

@@ -10,4 +10,11 @@
  * surrogates and code points above U+10FFFF are invalid) or out is too small. */
 int mutf7_encode(const char *in, size_t n, char *out, size_t outsz);
 
+/* Decode the modified UTF-7 string in into UTF-8 in out (outsz bytes,
+ * NUL-terminated). Only the canonical form is accepted, as RFC 3501
+ * requires of names a server keeps: printable ASCII never encoded, no
+ * empty or adjacent runs, zero padding bits, paired surrogates. Returns
+ * the output length, or -1 for anything else or when out is too small. */
+int mutf7_decode(const char *in, char *out, size_t outsz);
+
 #endif

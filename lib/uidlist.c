@@ -18,8 +18,10 @@
 
 void uidlist_free(struct uidlist *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->e[i].name);
+		free(l->e[i].file);
+	}
 	free(l->e);
 	memset(l, 0, sizeof *l);
 }
@@ -37,6 +39,7 @@ static int add(struct uidlist *l, uint32_t uid, const char *name, size_t len)
 	}
 	if ((l->e[l->n].name = strndup(name, len)) == NULL)
 		return -1;
+	l->e[l->n].file = NULL;
 	l->e[l->n++].uid = uid;
 	return 0;
 }
@@ -110,6 +113,7 @@ uint32_t uidlist_find(const struct uidlist *l, const char *name)
 
 struct seen {
 	char *name;            /* base name */
+	char *file;            /* "new/NAME" or "cur/NAME:2,FLAGS" */
 	unsigned long long sec;
 	unsigned long usec;
 	int listed;
@@ -165,8 +169,13 @@ static long scan(const char *dir, struct seen **out, struct err *e)
 				v = p;
 			}
 			v[n].name = strndup(de->d_name, strcspn(de->d_name, ":"));
-			if (v[n].name == NULL)
+			v[n].file = malloc(strlen(de->d_name) + 5);
+			if (v[n].name == NULL || v[n].file == NULL) {
+				free(v[n].name);
+				free(v[n].file);
 				goto oom;
+			}
+			snprintf(v[n].file, strlen(de->d_name) + 5, "%s/%s", subs[s], de->d_name);
 			v[n].sec = strtoull(v[n].name, &end, 10);
 			v[n].usec = end[0] == '.' && end[1] == 'M' ? strtoul(end + 2, NULL, 10) : 0;
 			v[n].listed = 0;
@@ -174,8 +183,11 @@ static long scan(const char *dir, struct seen **out, struct err *e)
 			continue;
 oom:
 			closedir(dp);
-			while (n > 0)
-				free(v[--n].name);
+			while (n > 0) {
+				n--;
+				free(v[n].name);
+				free(v[n].file);
+			}
 			free(v);
 			return err_sys(e, EX_TEMPFAIL, "list %s", path);
 		}
@@ -287,6 +299,9 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 		hit = bsearch(&key, seen, (size_t)ns, sizeof *seen, cmp_name);
 		if (hit != NULL) {
 			hit->listed = 1;
+			free(l->e[i].file);
+			l->e[i].file = hit->file;
+			hit->file = NULL;
 			l->e[kept++] = l->e[i];
 		} else {
 			free(l->e[i].name);
@@ -311,6 +326,8 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 			err_sys(e, EX_TEMPFAIL, "%s", dir);
 			goto out;
 		}
+		l->e[l->n - 1].file = seen[i].file;
+		seen[i].file = NULL;
 	}
 	if (rewrite)
 		rc = write_all_list(l, dir, e);
@@ -319,8 +336,10 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 	else
 		rc = 0;
 out:
-	for (long i = 0; seen != NULL && i < ns; i++)
+	for (long i = 0; seen != NULL && i < ns; i++) {
 		free(seen[i].name);
+		free(seen[i].file);
+	}
 	free(seen);
 	close(lockfd);
 	return rc;

@@ -23,6 +23,8 @@
 struct uid_entry {
 	uint32_t uid;
 	char *name;            /* the base name */
+	char *file;            /* after uidlist_sync: "new/NAME" or "cur/NAME:2,..."
+	                          as found; NULL after uidlist_read */
 };
 
 struct uidlist {
@@ -39,7 +41,8 @@ int uidlist_read(struct uidlist *l, const char *dir, struct err *e);
 
 /* Bring the list of dir up to date with its new/ and cur/, under the
  * lock: UIDs for new messages (oldest first), entries of messages gone
- * dropped. l holds the result. Returns 0, or -1 with e set. */
+ * dropped. l holds the result, each entry with the file it was found
+ * as. Returns 0, or -1 with e set. */
 int uidlist_sync(struct uidlist *l, const char *dir, struct err *e);
 
 /* The UID of base name, or 0. */

@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -894,4 +897,42 @@ void users_close(struct users_file *f)
 		close(f->lockfd);
 	memset(f, 0, sizeof *f);
 	f->lockfd = -1;
+}
+
+int users_become(const char *mailbox, const char *delivery_user, struct err *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	snprintf(path, sizeof path, "%s", mailbox);
+	while (stat(path, &st) < 0) {
+		char *slash = strrchr(path, '/');
+
+		if (slash == NULL || slash == path)
+			return err_set(e, EX_NOPERM, "no owner to run as for %s", mailbox);
+		*slash = '\0';
+	}
+	uid = st.st_uid;
+	gid = st.st_gid;
+	if (uid == 0 && strcmp(path, mailbox) == 0)
+		return 0;   /* root's own mailbox */
+	if (uid == 0) {
+		/* nothing of the mailbox yet, under root's directories */
+		const char *name = delivery_user ? delivery_user : "nobody";
+
+		if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0)
+			return err_set(e, EX_NOPERM, "no user %s to run as for %s", name, mailbox);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	pw = getpwuid(uid);
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 ||
+	    setgid(gid) < 0 || setuid(uid) < 0)
+		return err_sys(e, EX_NOPERM, "cannot become uid %lu", (unsigned long)uid);
+	return 0;
 }

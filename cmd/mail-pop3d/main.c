@@ -9,14 +9,11 @@
 #include "config.h"
 
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -74,47 +71,9 @@ static unsigned long number(const char *s, unsigned long max, const char *what)
 static char ip[64];   /* the peer, for the TLS hooks' log lines */
 
 
-/* Give up root for the mailbox: become its owner (the directory of a
- * Maildir, the file of an mbox, else the nearest directory above it),
- * or, when that is root's and the mailbox is not there yet, delivery_user
- * (nobody when unset). A mailbox that root owns is read as root. */
 static int become(void *ctx, const char *mailbox, struct err *e)
 {
-	const char *delivery_user = ctx;
-	char path[PATH_MAX];
-	struct stat st;
-	uid_t uid;
-	gid_t gid;
-	struct passwd *pw;
-
-	if (geteuid() != 0)
-		return 0;
-	snprintf(path, sizeof path, "%s", mailbox);
-	while (stat(path, &st) < 0) {
-		char *slash = strrchr(path, '/');
-
-		if (slash == NULL || slash == path)
-			return err_set(e, EX_NOPERM, "no owner to run as for %s", mailbox);
-		*slash = '\0';
-	}
-	uid = st.st_uid;
-	gid = st.st_gid;
-	if (uid == 0 && strcmp(path, mailbox) == 0)
-		return 0;   /* root's own mailbox */
-	if (uid == 0) {
-		/* nothing of the mailbox yet, under root's directories */
-		const char *name = delivery_user ? delivery_user : "nobody";
-
-		if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0)
-			return err_set(e, EX_NOPERM, "no user %s to run as for %s", name, mailbox);
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	}
-	pw = getpwuid(uid);
-	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 ||
-	    setgid(gid) < 0 || setuid(uid) < 0)
-		return err_sys(e, EX_NOPERM, "cannot become uid %lu", (unsigned long)uid);
-	return 0;
+	return users_become(mailbox, ctx, e);
 }
 
 int main(int argc, char **argv)
