@@ -108,7 +108,6 @@ struct parser {
 	struct imap_reader *r;
 	const struct search_ctx *c;
 	const char **why;
-	int *badcharset;
 	size_t nkeys;
 	int pending;            /* first was read already, looking for CHARSET */
 	enum imap_tok first;
@@ -331,7 +330,7 @@ static enum cost cost_of(enum kind kind)
 	}
 }
 
-/* Add k to the AND and; a nested AND is taken apart so that the cost
+/* Add k to and; a nested AND is taken apart so that the cost
  * ordering sees all of its keys. */
 static int and_add(struct parser *p, struct search_key *and, struct search_key *k, size_t *cap)
 {
@@ -481,7 +480,7 @@ static struct search_key *parse_key(struct parser *p, enum imap_tok t, int depth
 struct search_key *search_parse(struct imap_reader *r, const struct search_ctx *c,
                                 const char **why, int *badcharset)
 {
-	struct parser p = { r, c, why, badcharset, 0, 0, IMAP_END };
+	struct parser p = { r, c, why, 0, 0, IMAP_END };
 	enum imap_tok t;
 	char *cs;
 
