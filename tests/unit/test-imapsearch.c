@@ -349,6 +349,13 @@ static void test_sets(void)
 	is_search("UID 70:*", "6");
 	is_search("UID 1:9", "");
 	is_search("UID 10,30,50,70", "1 3 5");
+	/* what "*" stands for is the session's: here, nothing in use */
+	sc.max_seq = sc.max_uid = 0;
+	is_search("UID *", "");
+	is_search("UID 1:*", "");
+	is_search("*", "");
+	sc.max_seq = NMSG;
+	sc.max_uid = 60;
 }
 
 static void test_dates(void)
