@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "err.h"
 #include "imapbox.h"
+#include "imapcache.h"
 #include "imapd.h"
 #include "imapfmt.h"
 #include "imapread.h"
@@ -41,6 +42,7 @@ struct session {
 	char root[PATH_MAX];           /* the user's Maildir, no trailing '/' */
 	unsigned errors, auth_failures;
 	struct box box;
+	struct imapcache cache;        /* of the selected folder */
 	int uid;                       /* the command came as UID ... */
 	int no_expunge;                /* FETCH, STORE, SEARCH: EXPUNGE not allowed */
 	/* the message the current command has open */
@@ -568,6 +570,7 @@ static int cmd_enable(struct session *s)
 static void unselect(struct session *s)
 {
 	if (s->state == SELECTED) {
+		cache_free(&s->cache);
 		box_close(&s->box);
 		s->state = AUTHENTICATED;
 	}
@@ -600,6 +603,7 @@ static int cmd_select(struct session *s, int readonly)
 		return 0;
 	}
 	s->state = SELECTED;
+	cache_init(&s->cache, s->box.dir, s->box.validity);
 	announce_flags(s);
 	out(s, "* %zu EXISTS", s->box.n);
 	if (!s->rev2)
@@ -1502,7 +1506,7 @@ struct fetch_item {
 struct fetch {
 	struct fetch_item it[FETCH_ITEMS_MAX];
 	size_t n;
-	int need_file, header_only, flags_asked;
+	int flags_asked;
 };
 
 static void fetch_free(struct fetch *f)
@@ -1526,11 +1530,6 @@ static struct fetch_item *fetch_add(struct fetch *f, enum fetch_kind kind, const
 	snprintf(it->label, sizeof it->label, "%s", label);
 	if (kind == F_FLAGS)
 		f->flags_asked = 1;
-	if (kind == F_ENVELOPE || kind == F_BODY || kind == F_BODYSTRUCTURE || kind >= F_SECTION) {
-		f->need_file = 1;
-		if (kind != F_ENVELOPE)
-			f->header_only = 0;
-	}
 	return it;
 }
 
@@ -1706,7 +1705,6 @@ static int fetch_args(struct session *s, struct fetch *f)
 	enum imap_tok t = imap_next(&s->r, 0);
 
 	memset(f, 0, sizeof *f);
-	f->header_only = 1;
 	if (t == IMAP_ATOM) {
 		const char *m = s->r.text;
 
@@ -1862,15 +1860,28 @@ static int send_fd(struct session *s, struct strbuf *b, const struct fetch_item 
 static int fetch_one(struct session *s, struct fetch *f, size_t i)
 {
 	struct box_msg *m = &s->box.m[i];
-	struct strbuf b = { 0 };
+	struct strbuf b = { 0 }, v = { 0 };
 	struct err e;
-	int first = 1, set_seen = 0, rc = 0;
+	int first = 1, set_seen = 0, rc = 0, need_file = 0, header_only = 1;
+	const char *cached[CACHE_KINDS] = { NULL };
+	size_t cached_len[CACHE_KINDS];
 
 	if (m->gone)
 		return 1;
-	for (size_t k = 0; k < f->n; k++)
+	for (size_t k = 0; k < f->n; k++) {
+		enum fetch_kind kind = f->it[k].kind;
+		int ck = kind == F_ENVELOPE ? CACHE_ENVELOPE : kind == F_BODY ? CACHE_BODY :
+		         kind == F_BODYSTRUCTURE ? CACHE_BODYSTRUCTURE : -1;
+
 		set_seen |= f->it[k].sets_seen;
-	if (f->need_file && message(s, i, f->header_only, &e) == NULL)
+		if (ck >= 0 && cached[ck] == NULL)
+			cached[ck] = cache_get(&s->cache, (enum cache_kind)ck, m->uid, &cached_len[ck]);
+		if ((ck >= 0 && cached[ck] == NULL) || kind >= F_SECTION) {
+			need_file = 1;
+			header_only &= kind == F_ENVELOPE;
+		}
+	}
+	if (need_file && message(s, i, header_only, &e) == NULL)
 		return e.code == EX_NOINPUT ? 1 : (log_line(s, "fetch error=\"%s\"", e.msg), 1);
 	if (set_seen && !s->box.readonly && !(m->flags & IMAP_F_SEEN)) {
 		if (box_set_flags(&s->box, i, m->flags | IMAP_F_SEEN, m->keywords, &e) != 0)
@@ -1913,12 +1924,28 @@ static int fetch_one(struct session *s, struct fetch *f, size_t i)
 			break;
 		}
 		case F_ENVELOPE:
-			mime_envelope(s->mm, &b);
-			break;
 		case F_BODY:
-		case F_BODYSTRUCTURE:
-			mime_bodystructure(s->mm, it->kind == F_BODYSTRUCTURE, &b);
+		case F_BODYSTRUCTURE: {
+			enum cache_kind ck = it->kind == F_ENVELOPE ? CACHE_ENVELOPE :
+			                     it->kind == F_BODY ? CACHE_BODY : CACHE_BODYSTRUCTURE;
+
+			if (cached[ck] != NULL) {
+				sb_add(&b, cached[ck], cached_len[ck]);
+				break;
+			}
+			sb_reset(&v);
+			if (ck == CACHE_ENVELOPE)
+				mime_envelope(s->mm, &v);
+			else
+				mime_bodystructure(s->mm, ck == CACHE_BODYSTRUCTURE, &v);
+			if (!v.failed) {
+				sb_add(&b, v.s, v.len);
+				cache_put(&s->cache, ck, m->uid, v.s, v.len);
+			} else {
+				b.failed = 1;
+			}
 			break;
+		}
 		case F_SECTION: {
 			struct mime_section sec = {
 				.part = it->part, .depth = it->depth, .what = it->what,
@@ -1968,6 +1995,7 @@ static int fetch_one(struct session *s, struct fetch *f, size_t i)
 	if (rc == 0)
 		send_buf(s, &b);
 	sb_free(&b);
+	sb_free(&v);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -1988,6 +2016,7 @@ static int cmd_fetch(struct session *s)
 			snprintf(s->r.why, sizeof s->r.why, "bad FETCH attributes");
 		return reader_failed(s);
 	}
+	cache_refresh(&s->cache);
 	for (long k = 0; k < n; k++) {
 		int r = fetch_one(s, &f, v[k]);
 
@@ -2005,6 +2034,7 @@ static int cmd_fetch(struct session *s)
 			return -1;
 		}
 	}
+	cache_flush(&s->cache);
 	fetch_free(&f);
 	free(v);
 	if (cte)
@@ -2382,8 +2412,7 @@ int imapd_run(struct net *n, struct imapd_config *c)
 	}
 	net_flush(n);
 	message_done(&s);
-	if (s.state == SELECTED)
-		box_close(&s.box);
+	unselect(&s);
 	log_line(&s, "logout=%s", rc == 0 ? "ok" : "dropped");
 	return rc;
 }

@@ -1,0 +1,200 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imapcache.h"
+#include "io.h"
+#include "strbuf.h"
+
+#define VALUE_MAX (1U << 20)        /* a BODYSTRUCTURE larger than this is not kept */
+#define CACHE_FILE_MAX (4ULL << 30)
+#define PENDING_MAX (256U << 10)
+
+static const char kinds[] = "EBS";
+
+void cache_init(struct imapcache *c, const char *dir, uint32_t validity)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->validity = validity;
+	if (snprintf(c->path, sizeof c->path, "%s/mail-cache", dir) >= (int)sizeof c->path)
+		c->broken = 1;
+}
+
+static int add_ent(struct imapcache *c, int k, uint32_t uid, uint64_t off, uint32_t len)
+{
+	if (c->n[k] == c->cap[k]) {
+		size_t cap = c->cap[k] ? c->cap[k] * 2 : 1024;
+		struct cache_ent *p = realloc(c->e[k], cap * sizeof *p);
+
+		if (p == NULL)
+			return -1;
+		c->e[k] = p;
+		c->cap[k] = cap;
+	}
+	if (c->n[k] > 0 && c->e[k][c->n[k] - 1].uid >= uid)
+		c->sorted[k] = 0;
+	c->e[k][c->n[k]++] = (struct cache_ent){ uid, len, off };
+	return 0;
+}
+
+/* Map the file as it is now and index the records not yet seen. */
+static int scan(struct imapcache *c)
+{
+	struct stat st;
+	const char *p, *end;
+
+	if (fstat(c->fd, &st) < 0 || (uint64_t)st.st_size > CACHE_FILE_MAX)
+		return -1;
+	if ((size_t)st.st_size != c->maplen) {
+		if (c->map != NULL)
+			munmap((void *)c->map, c->maplen);
+		c->map = NULL;
+		c->maplen = 0;
+		if (st.st_size == 0)
+			return 0;
+		c->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, c->fd, 0);
+		if (c->map == MAP_FAILED) {
+			c->map = NULL;
+			return -1;
+		}
+		c->maplen = (size_t)st.st_size;
+	}
+	p = c->map + c->scanned;
+	end = c->map + c->maplen;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *k;
+		unsigned long uid, len;
+		char *q;
+
+		if (nl == NULL || (k = strchr(kinds, *p)) == NULL || *p == '\0' || p[1] != ' ')
+			break;
+		uid = strtoul(p + 2, &q, 10);
+		if (*q != ' ')
+			break;
+		len = strtoul(q + 1, &q, 10);
+		if (q != nl || len > VALUE_MAX || (size_t)(end - nl - 1) < len + 1 || nl[1 + len] != '\n')
+			break;   /* torn: written by a writer that died, or still writing */
+		if (add_ent(c, (int)(k - kinds), (uint32_t)uid, (uint64_t)(nl + 1 - c->map),
+		            (uint32_t)len) < 0)
+			return -1;
+		p = nl + 2 + len;
+	}
+	c->scanned = (uint64_t)(p - c->map);
+	return 0;
+}
+
+static int load(struct imapcache *c)
+{
+	char head[64];
+	ssize_t r;
+	int n;
+
+	c->loaded = 1;
+	for (int k = 0; k < CACHE_KINDS; k++)
+		c->sorted[k] = 1;
+	c->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (c->fd < 0)
+		return -1;
+	n = snprintf(head, sizeof head, "mail-cache 1 %lu\n", (unsigned long)c->validity);
+	r = pread(c->fd, head + 32, (size_t)n, 0);
+	if (r != n || memcmp(head, head + 32, (size_t)n) != 0) {
+		/* new, or of another UIDVALIDITY: start afresh (a session with
+		 * the old file mapped keeps reading its own copy) */
+		char tmp[4300];
+		int fd;
+
+		if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp)
+			return -1;
+		fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		if (io_write_all(fd, head, (size_t)n) < 0 || rename(tmp, c->path) < 0) {
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		close(c->fd);
+		c->fd = fd;
+	}
+	c->scanned = (uint64_t)n;
+	return scan(c);
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct cache_ent *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+const char *cache_get(struct imapcache *c, enum cache_kind kind, uint32_t uid, size_t *len)
+{
+	struct cache_ent key = { .uid = uid }, *hit;
+
+	if (c->broken)
+		return NULL;
+	if (!c->loaded && load(c) < 0) {
+		c->broken = 1;
+		return NULL;
+	}
+	if (!c->sorted[kind]) {
+		/* stable order is not needed: any copy of a value is right */
+		qsort(c->e[kind], c->n[kind], sizeof *c->e[kind], cmp_ent);
+		c->sorted[kind] = 1;
+	}
+	hit = c->n[kind] ? bsearch(&key, c->e[kind], c->n[kind], sizeof key, cmp_ent) : NULL;
+	if (hit == NULL || hit->off + hit->len > c->maplen)
+		return NULL;
+	*len = hit->len;
+	return c->map + hit->off;
+}
+
+void cache_put(struct imapcache *c, enum cache_kind kind, uint32_t uid, const char *data, size_t len)
+{
+	if (c->broken || len > VALUE_MAX || (!c->loaded && load(c) < 0)) {
+		c->broken = 1;
+		return;
+	}
+	sb_addf(&c->pending, "%c %lu %zu\n", kinds[kind], (unsigned long)uid, len);
+	sb_add(&c->pending, data, len);
+	sb_addc(&c->pending, '\n');
+	if (c->pending.len >= PENDING_MAX)
+		cache_flush(c);
+}
+
+void cache_flush(struct imapcache *c)
+{
+	/* whole records in one write: those of two sessions never interleave */
+	if (!c->broken && c->pending.len > 0 && !c->pending.failed &&
+	    write(c->fd, c->pending.s, c->pending.len) != (ssize_t)c->pending.len)
+		c->broken = 1;
+	sb_reset(&c->pending);
+}
+
+void cache_refresh(struct imapcache *c)
+{
+	if (c->loaded && !c->broken && scan(c) < 0)
+		c->broken = 1;
+}
+
+void cache_free(struct imapcache *c)
+{
+	cache_flush(c);
+	sb_free(&c->pending);
+	if (c->map != NULL)
+		munmap((void *)c->map, c->maplen);
+	if (c->fd >= 0)
+		close(c->fd);
+	for (int k = 0; k < CACHE_KINDS; k++)
+		free(c->e[k]);
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+}
