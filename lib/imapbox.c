@@ -1045,13 +1045,12 @@ int box_rename(const char *root, const char *from, const char *to, struct err *e
 	return file_fsync_dir(root, e);
 }
 
-static int cmp_folder(const void *a, const void *b)
+int box_name_cmp(const void *a, const void *b)
 {
 	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	int xi = strcmp(x, "INBOX") == 0, yi = strcmp(y, "INBOX") == 0;
 
-	if (strcmp(x, "INBOX") == 0 || strcmp(y, "INBOX") == 0)
-		return strcmp(x, "INBOX") == 0 ? (strcmp(y, "INBOX") == 0 ? 0 : -1) : 1;
-	return strcmp(x, y);
+	return xi != yi ? yi - xi : strcmp(x, y);
 }
 
 static int push_name(char ***v, size_t *n, const char *s)
@@ -1096,7 +1095,7 @@ int box_list(const char *root, char ***names, size_t *n, struct err *e)
 		}
 	}
 	closedir(dp);
-	qsort(*names, *n, sizeof **names, cmp_folder);
+	qsort(*names, *n, sizeof **names, box_name_cmp);
 	return 0;
 }
 

@@ -145,6 +145,10 @@ int box_rename(const char *root, const char *from, const char *to, struct err *e
 int box_list(const char *root, char ***names, size_t *n, struct err *e);
 void box_list_free(char **names, size_t n);
 
+/* qsort order of names (char *): INBOX first, then a parent before its
+ * children. */
+int box_name_cmp(const void *a, const void *b);
+
 /* The subscription list ("subscriptions" in the root, one name a line,
  * as Courier and Dovecot keep it). */
 int box_subscriptions(const char *root, char ***names, size_t *n, struct err *e);

@@ -87,8 +87,13 @@ static void out(struct session *s, const char *fmt, ...)
 	net_write(s->n, "\r\n", 2);
 }
 
+static void report_changes(struct session *s);
+
+/* The command's last line, after what changed in the folder meanwhile
+ * (every command's end is a chance to tell: RFC 9051 7). */
 static void tagged(struct session *s, const char *status, const char *text)
 {
+	report_changes(s);
 	out(s, "%s %s %s", s->tag, status, text);
 }
 
@@ -994,6 +999,7 @@ static int cmd_list(struct session *s, int lsub)
 			*dot = '\0';
 		}
 	}
+	qsort(all, nall, sizeof *all, box_name_cmp);
 	for (size_t i = 0; i < nall; i++) {
 		const char *name = all[i];
 		int exists = in_list(names, nn, name), subscribed = in_list(subs, ns, name);
@@ -2301,6 +2307,7 @@ static int command(struct session *s)
 	if (IS("LOGOUT")) {
 		if (!at_end(s))
 			return reader_failed(s);
+		unselect(s);
 		out(s, "* BYE Logging out");
 		tagged(s, "OK", "Logout completed");
 		s->state = LOGOUT;
@@ -2401,14 +2408,10 @@ int imapd_run(struct net *n, struct imapd_config *c)
 		}
 		if (command(&s) < 0)
 			break;
-		/* between commands: what others changed in the folder (not
-		 * after LOGOUT, and SELECT has just said it all) */
 		if (s.state == LOGOUT) {
 			rc = 0;
 			break;
 		}
-		if (net_pending(n) == 0)
-			s.no_expunge = 0;
 	}
 	net_flush(n);
 	message_done(&s);
