@@ -119,9 +119,46 @@ struct seen {
 	int listed;
 };
 
-static int cmp_name(const void *a, const void *b)
+/* A hash index of the names seen: 100,000 messages are matched against
+ * the list in one pass, not by sorting names. */
+static uint64_t name_hash(const char *s)
 {
-	return strcmp(((const struct seen *)a)->name, ((const struct seen *)b)->name);
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static long *index_seen(const struct seen *v, size_t n, size_t *mask)
+{
+	size_t size = 16;
+	long *slot;
+
+	while (size < 2 * n)
+		size *= 2;
+	if ((slot = malloc(size * sizeof *slot)) == NULL)
+		return NULL;
+	memset(slot, 0xff, size * sizeof *slot);   /* -1: empty */
+	*mask = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (size_t)name_hash(v[i].name) & *mask;
+
+		while (slot[h] >= 0)
+			h = (h + 1) & *mask;
+		slot[h] = (long)i;
+	}
+	return slot;
+}
+
+static struct seen *find_seen(struct seen *v, const long *slot, size_t mask, const char *name)
+{
+	size_t h = (size_t)name_hash(name) & mask;
+
+	for (; slot[h] >= 0; h = (h + 1) & mask)
+		if (strcmp(v[slot[h]].name, name) == 0)
+			return &v[slot[h]];
+	return NULL;
 }
 
 /* Oldest first, as lib/maildrop numbers them. */
@@ -136,7 +173,7 @@ static int cmp_time(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The base names in new/ and cur/, sorted by name. */
+/* The base names in new/ and cur/. */
 static long scan(const char *dir, struct seen **out, struct err *e)
 {
 	static const char *const subs[] = { "new", "cur" };
@@ -193,8 +230,6 @@ oom:
 		}
 		closedir(dp);
 	}
-	if (n > 1)
-		qsort(v, n, sizeof *v, cmp_name);
 	*out = v;
 	return (long)n;
 }
@@ -272,7 +307,8 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 	struct seen *seen = NULL;
 	long ns = 0;
 	int lockfd, rewrite = 0, rc = -1;
-	size_t kept = 0, before;
+	size_t kept = 0, before, fresh = 0, mask = 0;
+	long *slot = NULL;
 
 	snprintf(lockpath, sizeof lockpath, "%s/mail-uidlist.lock", dir);
 	lockfd = open(lockpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -293,11 +329,14 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 		rewrite = 1;
 	}
 	/* entries whose message is gone are dropped */
+	if ((slot = index_seen(seen, (size_t)ns, &mask)) == NULL) {
+		err_sys(e, EX_TEMPFAIL, "%s", dir);
+		goto out;
+	}
 	for (size_t i = 0; i < l->n; i++) {
-		struct seen key = { .name = l->e[i].name }, *hit;
+		struct seen *hit = find_seen(seen, slot, mask, l->e[i].name);
 
-		hit = bsearch(&key, seen, (size_t)ns, sizeof *seen, cmp_name);
-		if (hit != NULL) {
+		if (hit != NULL && !hit->listed) {
 			hit->listed = 1;
 			free(l->e[i].file);
 			l->e[i].file = hit->file;
@@ -305,6 +344,7 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 			l->e[kept++] = l->e[i];
 		} else {
 			free(l->e[i].name);
+			free(l->e[i].file);
 			rewrite = 1;
 		}
 	}
@@ -312,12 +352,18 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 	before = l->n;
 	if (l->torn)
 		rewrite = 1;   /* appending after a torn line would join them */
-	/* new messages get UIDs, oldest first */
+	/* new messages get UIDs, oldest first; the rest of seen is done with */
+	for (long i = 0; i < ns; i++)
+		if (!seen[i].listed)
+			seen[fresh++] = seen[i];
+		else {
+			free(seen[i].name);
+			free(seen[i].file);
+		}
+	ns = (long)fresh;
 	if (ns > 1)
 		qsort(seen, (size_t)ns, sizeof *seen, cmp_time);
 	for (long i = 0; i < ns; i++) {
-		if (seen[i].listed)
-			continue;
 		if (l->next == UINT32_MAX) {
 			err_set(e, EX_TEMPFAIL, "%s: out of UIDs", dir);
 			goto out;
@@ -340,6 +386,7 @@ out:
 		free(seen[i].name);
 		free(seen[i].file);
 	}
+	free(slot);
 	free(seen);
 	close(lockfd);
 	return rc;
