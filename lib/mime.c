@@ -148,8 +148,8 @@ static void ent_free(struct ent *e)
 		ent_free(e->child);
 		g_free(e->type);
 		g_free(e->subtype);
-		free_strv(e->params, e->nparams);
-		free_strv(e->dparams, e->ndparams);
+		free_strv(e->params, 2 * e->nparams);
+		free_strv(e->dparams, 2 * e->ndparams);
 		g_free(e->id);
 		g_free(e->desc);
 		g_free(e->cte);

@@ -24,7 +24,8 @@
 struct mime_msg;   /* a parsed message; opaque */
 
 #define MIME_HEADER_ONLY 1   /* parse the top header alone (ENVELOPE, SEARCH
-                                on header fields): fast on large messages */
+                                on header fields): fast on large messages;
+                                the body is then one opaque part */
 
 /* Parse the message in fd, which must be seekable; the module keeps its
  * own duplicate of fd, so the caller may close fd at once. Returns the
@@ -92,7 +93,8 @@ int mime_send(struct mime_msg *m, const struct mime_piece *p, uint64_t from,
  * undone, written to the temporary file *fd (the caller closes it) with
  * its size in *size. Returns 0; -2 when the encoding is unknown
  * (NO [UNKNOWN-CTE]); -1 with e set. A message or multipart part has no
- * binary form: -2 as well. */
+ * binary form: -2 as well (so has depth 0). A part that does not exist
+ * gives 0 and an empty file, as BODY[] gives an empty string. */
 int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
                 uint64_t *size, struct err *e);
 
