@@ -46,14 +46,25 @@ static int is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
+/* The file name in "cur/NAME" or "new/NAME". */
+static const char *file_name(const char *file)
+{
+	const char *slash;
+
+	if ((file[0] == 'c' || file[0] == 'n') && file[3] == '/')
+		return file + 4;
+	slash = strrchr(file, '/');
+	return slash ? slash + 1 : file;
+}
+
 /* Flags and keywords from a file name's ":2," info. */
 static void parse_info(const char *file, unsigned *flags, uint32_t *kw)
 {
-	const char *slash = strrchr(file, '/'), *info;
+	const char *info;
 
 	*flags = 0;
 	*kw = 0;
-	info = strchr(slash ? slash + 1 : file, ':');
+	info = strchr(file_name(file), ':');
 	if (info == NULL || strncmp(info, ":2,", 3) != 0)
 		return;
 	for (info += 3; *info != '\0'; info++) {
@@ -76,8 +87,7 @@ static void make_info(char *out, size_t outsz, const char *file, unsigned flags,
 {
 	char letters[40];
 	size_t n = 0;
-	const char *slash = strrchr(file ? file : "", '/');
-	const char *old = file ? strchr(slash ? slash + 1 : file, ':') : NULL;
+	const char *old = file ? strchr(file_name(file), ':') : NULL;
 
 	for (char c = 'A'; c <= 'Z'; c++) {
 		int on;
@@ -104,19 +114,21 @@ static void make_info(char *out, size_t outsz, const char *file, unsigned flags,
 /* The base name of file: after "cur/", up to ':'. */
 static size_t base_of(const char *file, const char **base)
 {
-	const char *slash = strrchr(file, '/');
-
-	*base = slash ? slash + 1 : file;
+	*base = file_name(file);
 	return strcspn(*base, ":");
 }
 
 static uint64_t name_number(const char *base, size_t len, const char *key)
 {
 	size_t k = strlen(key);
+	const char *p = base;
 
-	for (size_t i = 0; i + k < len; i++)
-		if (memcmp(base + i, key, k) == 0 && base[i + k] >= '0' && base[i + k] <= '9')
-			return strtoull(base + i + k, NULL, 10);
+	/* base is followed by the info (":2,...") or its end: no key there */
+	while ((p = strstr(p, key)) != NULL && p + k < base + len) {
+		if (p[k] >= '0' && p[k] <= '9')
+			return strtoull(p + k, NULL, 10);
+		p++;
+	}
 	return UINT64_MAX;
 }
 
@@ -316,6 +328,139 @@ static long take_new(struct box *b, char ***taken, struct err *e)
 	return (long)n;
 }
 
+/* Files named in the index buffer belong to it; the rest to malloc. */
+static void free_file(const struct box *b, char *file)
+{
+	if (b->index == NULL || file < b->index || file >= b->index + b->index_len)
+		free(file);
+}
+
+/* ---- the index: the folder as the last full look found it ----
+ *
+ * "mail-index" in the folder holds the view a full look built, with the
+ * times new/ and cur/ were last changed then:
+ *
+ *   mail-index 1 UIDVALIDITY UIDNEXT NEW-MTIME CUR-MTIME
+ *   UID FILE
+ *
+ * When both directories are unchanged since, nothing on disk can differ
+ * from it (a delivery, a flag change and an expunge all change one of
+ * them), so a SELECT of 100,000 messages reads this one file instead of
+ * two directories and the uid list. It is derived: lost, torn or stale,
+ * it is ignored and written anew. */
+
+#define INDEX_FILE "mail-index"
+
+static void index_write(const struct box *b, const struct timespec *st)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct strbuf out = { 0 };
+
+	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 ||
+	    snprintf(path, sizeof path, "%s/" INDEX_FILE, b->dir) >= (int)sizeof path ||
+	    snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return;
+	out.max = 1UL << 30;
+	sb_addf(&out, "mail-index 1 %lu %lu %lld.%09ld %lld.%09ld\n", (unsigned long)b->validity,
+	        (unsigned long)b->uidnext, (long long)st[0].tv_sec, st[0].tv_nsec,
+	        (long long)st[1].tv_sec, st[1].tv_nsec);
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->m[i].gone)
+			sb_addf(&out, "%lu %s\n", (unsigned long)b->m[i].uid, b->m[i].file);
+	if (!out.failed) {
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		/* no fsync: after a crash a torn index is ignored, not trusted */
+		if (fd >= 0 && write(fd, out.s, out.len) == (ssize_t)out.len && close(fd) == 0)
+			rename(tmp, path) < 0 ? (void)unlink(tmp) : (void)0;
+		else {
+			if (fd >= 0)
+				close(fd);
+			unlink(tmp);
+		}
+	}
+	sb_free(&out);
+}
+
+static int has_new(const struct box *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (strncmp(b->m[i].file, "new/", 4) == 0)
+			return 1;
+	return 0;
+}
+
+/* Open b from its index when the directories are as it says. Returns 1
+ * when it did, 0 when a full look is needed. */
+static int index_load(struct box *b)
+{
+	char path[PATH_MAX], *data = NULL, *p, *nl, *end;
+	struct timespec st[2];
+	long long ns, cs;
+	long nn, cn;
+	unsigned long v, next;
+	size_t len, cap = 0;
+	int used = 0;
+	struct err e;
+
+	stamp_of(b->dir, "new", &st[0]);
+	stamp_of(b->dir, "cur", &st[1]);
+	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 ||
+	    snprintf(path, sizeof path, "%s/" INDEX_FILE, b->dir) >= (int)sizeof path ||
+	    file_read_all(path, 1UL << 30, &data, &len, 1, &e) < 0 || data == NULL)
+		return 0;
+	end = data + len;
+	if ((nl = memchr(data, '\n', len)) == NULL ||
+	    sscanf(data, "mail-index 1 %lu %lu %lld.%ld %lld.%ld%n", &v, &next, &ns, &nn, &cs, &cn,
+	           &used) != 6 || data + used != nl ||
+	    ns != (long long)st[0].tv_sec || nn != st[0].tv_nsec ||
+	    cs != (long long)st[1].tv_sec || cn != st[1].tv_nsec || v == 0 || v > UINT32_MAX ||
+	    next > UINT32_MAX || len == 0 || end[-1] != '\n')
+		goto stale;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		struct box_msg *m;
+		char *sp;
+		unsigned long uid = strtoul(p, &sp, 10);
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		*nl = '\0';
+		if (sp == p || *sp != ' ' || uid == 0 || uid >= next ||
+		    (b->n > 0 && uid <= b->m[b->n - 1].uid) ||
+		    (strncmp(sp + 1, "cur/", 4) != 0 && strncmp(sp + 1, "new/", 4) != 0) ||
+		    strchr(sp + 5, '/') != NULL)
+			goto stale;
+		if (b->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			if ((m = realloc(b->m, cap * sizeof *m)) == NULL)
+				goto stale;
+			b->m = m;
+		}
+		m = &b->m[b->n++];
+		memset(m, 0, sizeof *m);
+		m->uid = (uint32_t)uid;
+		m->file = sp + 1;
+		msg_from_name(m);
+		if (b->readonly && strncmp(m->file, "new/", 4) == 0) {
+			m->flags |= IMAP_F_RECENT;
+			b->recent++;
+		}
+	}
+	b->validity = (uint32_t)v;
+	b->uidnext = (uint32_t)next;
+	b->index = data;
+	b->index_len = len;
+	b->stamp[0] = st[0];
+	b->stamp[1] = st[1];
+	return 1;
+stale:
+	free(b->m);
+	b->m = NULL;
+	b->n = 0;
+	b->recent = 0;
+	free(data);
+	return 0;
+}
+
 static int is_taken(char **taken, size_t n, const char *file)
 {
 	const char *base;
@@ -351,11 +496,12 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 	size_t i = 0, j = 0, n0 = b->n;
 	int rc = -1;
 
+	if (!b->readonly && (ntaken = take_new(b, &taken, e)) < 0)
+		return -1;
+	/* after take_new: its own moves are no change to look for again */
 	stamp_of(b->dir, "new", &st[0]);
 	stamp_of(b->dir, "cur", &st[1]);
 	stamp_of(b->dir, KEYWORDS_FILE, &st[2]);
-	if (!b->readonly && (ntaken = take_new(b, &taken, e)) < 0)
-		return -1;
 	if (uidlist_sync(&l, b->dir, e) < 0)
 		goto out;
 	if (st[2].tv_sec == 0 || memcmp(&st[2], &b->stamp[2], sizeof st[2]) != 0) {
@@ -380,6 +526,11 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 				unsigned flags, recent = m->flags & IMAP_F_RECENT;
 				uint32_t kw;
 
+				if (!recent && strncmp(m->file, "new/", 4) == 0 &&
+				    is_taken(taken, (size_t)ntaken, l.e[j].file)) {
+					recent = IMAP_F_RECENT;   /* listed by an index, taken now */
+					b->recent++;
+				}
 				parse_info(l.e[j].file, &flags, &kw);
 				if ((flags | recent) != m->flags || kw != m->keywords) {
 					m->flags = flags | recent;
@@ -387,7 +538,7 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 					if (push_index(&c->flagged, &c->nflagged, i) < 0)
 						goto oom;
 				}
-				free(m->file);
+				free_file(b, m->file);
 				m->file = l.e[j].file;
 				l.e[j].file = NULL;
 			}
@@ -425,6 +576,7 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 		c->nnew++;
 	}
 	memcpy(b->stamp, st, sizeof st);
+	index_write(b, st);
 	rc = 0;
 	goto out_list;
 oom:
@@ -459,6 +611,15 @@ int box_open(struct box *b, const char *root, const char *name, int readonly, st
 	}
 	snprintf(b->name, sizeof b->name, "%s", is_inbox(name) ? "INBOX" : name);
 	b->readonly = readonly;
+	if (index_load(b)) {
+		if (keywords_load(b->dir, b->kw, &b->nkw, e) < 0) {
+			box_close(b);
+			return -1;
+		}
+		stamp_of(b->dir, KEYWORDS_FILE, &b->stamp[2]);
+		if (readonly || !has_new(b))
+			return 0;
+	}
 	rc = refresh(b, &c, e);
 	box_changes_free(&c);
 	if (rc < 0)
@@ -469,8 +630,9 @@ int box_open(struct box *b, const char *root, const char *name, int readonly, st
 void box_close(struct box *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		free(b->m[i].file);
+		free_file(b, b->m[i].file);
 	free(b->m);
+	free(b->index);
 	keywords_free(b);
 	memset(b, 0, sizeof *b);
 }
@@ -497,7 +659,7 @@ void box_apply_expunges(struct box *b)
 		if (b->m[i].gone) {
 			if (b->m[i].flags & IMAP_F_RECENT)
 				b->recent--;
-			free(b->m[i].file);
+			free_file(b, b->m[i].file);
 		} else {
 			b->m[k++] = b->m[i];
 		}
@@ -549,7 +711,7 @@ static int relocate(struct box *b, size_t i, struct err *e)
 				return err_sys(e, EX_TEMPFAIL, "%s", path);
 			}
 			snprintf(file, strlen(de->d_name) + 5, "%s/%s", subs[s], de->d_name);
-			free(b->m[i].file);
+			free_file(b, b->m[i].file);
 			b->m[i].file = file;
 			closedir(dp);
 			return 0;
@@ -638,7 +800,7 @@ int box_set_flags(struct box *b, size_t i, unsigned flags, uint32_t keywords, st
 			return err_set(e, EX_SOFTWARE, "path too long");
 		}
 		if (strcmp(from, to) == 0 || rename(from, to) == 0) {
-			free(m->file);
+			free_file(b, m->file);
 			m->file = file;
 			m->flags = flags | (m->flags & IMAP_F_RECENT);
 			m->keywords = keywords;

@@ -50,6 +50,8 @@ struct box {
 	char *kw[BOX_KEYWORDS_MAX];
 	size_t nkw;
 	struct timespec stamp[3];   /* new/, cur/ and the keywords at the last sync */
+	char *index;             /* the mail-index read at open; files point into it */
+	size_t index_len;
 };
 
 /* What box_sync found; the session reports it and calls box_apply. */
