@@ -31,6 +31,8 @@
 
 enum { NOT_AUTHENTICATED, AUTHENTICATED, SELECTED, LOGOUT };
 
+#define TAG_MAX 200   /* longer tags are refused: every reply line is bounded */
+
 struct session {
 	struct net *n;
 	struct imapd_config *c;
@@ -1213,6 +1215,7 @@ static int cmd_append(struct session *s)
 		return 0;
 	}
 	close(fd);
+	report_changes(s);
 	if (uid != 0)
 		out(s, "%s OK [APPENDUID %lu %lu] Append completed", s->tag, (unsigned long)validity,
 		    (unsigned long)uid);
@@ -1473,6 +1476,7 @@ static int cmd_copy(struct session *s, int move)
 		report_expunges(s);
 		tagged(s, "OK", "Move completed");
 	} else if (b.len > 0) {
+		report_changes(s);
 		out(s, "%s %s Copy completed", s->tag, b.s);
 	} else {
 		tagged(s, "OK", "Copy completed");
@@ -2267,7 +2271,7 @@ static int command(struct session *s)
 
 	/* tag = 1*<any ASTRING-CHAR except "+"> */
 	t = imap_next(&s->r, IMAP_ASTRING);
-	if (t != IMAP_ATOM || strchr(s->r.text, '+') != NULL) {
+	if (t != IMAP_ATOM || strchr(s->r.text, '+') != NULL || s->r.textlen > TAG_MAX) {
 		snprintf(s->tag, sizeof s->tag, "*");
 		if (imap_skip(&s->r) < 0)
 			return -1;
