@@ -209,7 +209,7 @@ static int keyword_add(const char *dir, char **kw, size_t *nkw, const char *name
 		if (kw[i] == NULL)
 			idx = (int)i;
 	if (idx < 0) {
-		err_set(e, EX_CANTCREAT, "no room for another keyword");
+		err_set(e, EX_DATAERR, "no room for another keyword");
 		goto out;
 	}
 	if ((kw[idx] = strdup(name)) == NULL) {
@@ -382,6 +382,28 @@ static void index_write(const struct box *b, const struct timespec *st)
 	sb_free(&out);
 }
 
+/* The UIDVALIDITY the uid list has now, or 0: an index of another list
+ * (lost and made again) must not be believed. */
+static unsigned long list_validity(const char *dir)
+{
+	char path[PATH_MAX], head[64];
+	unsigned long v = 0;
+	ssize_t r;
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/mail-uidlist", dir) >= (int)sizeof path ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	r = pread(fd, head, sizeof head - 1, 0);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	head[r] = '\0';
+	if (sscanf(head, "mail-uidlist 1 %lu ", &v) != 1)
+		return 0;
+	return v;
+}
+
 static int has_new(const struct box *b)
 {
 	for (size_t i = 0; i < b->n; i++)
@@ -405,7 +427,7 @@ static int index_load(struct box *b)
 
 	stamp_of(b->dir, "new", &st[0]);
 	stamp_of(b->dir, "cur", &st[1]);
-	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 ||
+	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 || list_validity(b->dir) == 0 ||
 	    snprintf(path, sizeof path, "%s/" INDEX_FILE, b->dir) >= (int)sizeof path ||
 	    file_read_all(path, 1UL << 30, &data, &len, 1, &e) < 0 || data == NULL)
 		return 0;
@@ -414,7 +436,8 @@ static int index_load(struct box *b)
 	    sscanf(data, "mail-index 1 %lu %lu %lld.%ld %lld.%ld%n", &v, &next, &ns, &nn, &cs, &cn,
 	           &used) != 6 || data + used != nl ||
 	    ns != (long long)st[0].tv_sec || nn != st[0].tv_nsec ||
-	    cs != (long long)st[1].tv_sec || cn != st[1].tv_nsec || v == 0 || v > UINT32_MAX ||
+	    cs != (long long)st[1].tv_sec || cn != st[1].tv_nsec || v == 0 ||
+	    v != list_validity(b->dir) ||
 	    next > UINT32_MAX || len == 0 || end[-1] != '\n')
 		goto stale;
 	for (p = nl + 1; p < end; p = nl + 1) {
@@ -504,6 +527,13 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 	stamp_of(b->dir, KEYWORDS_FILE, &st[2]);
 	if (uidlist_sync(&l, b->dir, e) < 0)
 		goto out;
+	if (b->validity != 0 && l.validity != b->validity) {
+		/* the list was lost and made again: no UID the client holds
+		 * means anything now */
+		c->invalid = 1;
+		rc = 0;
+		goto out_list;
+	}
 	if (st[2].tv_sec == 0 || memcmp(&st[2], &b->stamp[2], sizeof st[2]) != 0) {
 		size_t before = b->nkw;
 
@@ -828,9 +858,13 @@ int box_expunge(struct box *b, const size_t *idx, size_t n, struct err *e)
 
 		if (box_path(b, i, path, sizeof path) < 0)
 			return err_set(e, EX_SOFTWARE, "path too long");
-		if (unlink(path) < 0 && errno == ENOENT && relocate(b, i, e) == 0 &&
-		    box_path(b, i, path, sizeof path) == 0)
-			(void)unlink(path);
+		if (unlink(path) < 0) {
+			if (errno != ENOENT)
+				return err_sys(e, EX_TEMPFAIL, "unlink %s", path);
+			if (relocate(b, i, e) == 0 && box_path(b, i, path, sizeof path) == 0 &&
+			    unlink(path) < 0 && errno != ENOENT)
+				return err_sys(e, EX_TEMPFAIL, "unlink %s", path);
+		}
 		b->m[i].gone = 1;
 	}
 	if (n == 0)
@@ -1150,8 +1184,12 @@ int box_rename(const char *root, const char *from, const char *to, struct err *e
 	DIR *dp;
 	struct dirent *de;
 
+	size_t flen = strlen(from);
+
 	if (is_inbox(to))
 		return err_set(e, EX_CANTCREAT, "INBOX exists already");
+	if (!is_inbox(from) && strncmp(to, from, flen) == 0 && (to[flen] == '.' || to[flen] == '\0'))
+		return err_set(e, EX_NOPERM, "a mailbox cannot move under itself");
 	if (box_dir(root, from, fdir, sizeof fdir, e) < 0 || box_dir(root, to, tdir, sizeof tdir, e) < 0)
 		return -1;
 	if (stat(tdir, &st) == 0)
@@ -1160,8 +1198,23 @@ int box_rename(const char *root, const char *from, const char *to, struct err *e
 		/* RFC 9051 6.3.6: INBOX's messages move, INBOX stays, empty */
 		static const char *const subs[] = { "cur", "new" };
 
+		char *kw = NULL, kp[PATH_MAX];
+		size_t kl;
+
 		if (box_create(root, to, e) < 0)
 			return -1;
+		/* the keyword letters in the names mean what INBOX's list says */
+		if (file_join(kp, sizeof kp, root, KEYWORDS_FILE, e) < 0 ||
+		    file_read_all(kp, LIST_FILE_MAX, &kw, &kl, 1, e) < 0)
+			return -1;
+		if (kw != NULL) {
+			int rc = file_join(kp, sizeof kp, tdir, KEYWORDS_FILE, e) < 0 ? -1 :
+			         file_replace(kp, kw, kl, 0600, NULL, e);
+
+			free(kw);
+			if (rc < 0)
+				return -1;
+		}
 		for (int s = 0; s < 2; s++) {
 			char sp[PATH_MAX], tp[PATH_MAX];
 
@@ -1299,6 +1352,13 @@ int box_subscribe(const char *root, const char *name, int on, struct err *e)
 	struct strbuf out = { 0 };
 	int lock, found = 0, rc;
 
+	char dir[PATH_MAX];
+
+	/* only names a folder could have; any may be taken off the list */
+	if (on && box_dir(root, name, dir, sizeof dir, e) < 0)
+		return -1;
+	if (strchr(name, '\n') != NULL)
+		return err_set(e, EX_USAGE, "bad mailbox name");
 	if (file_join(path, sizeof path, root, SUBSCRIPTIONS_FILE, e) < 0 ||
 	    maildir_make(root, 0, e) < 0 || (lock = file_lock(path, 30, e)) < 0)
 		return -1;

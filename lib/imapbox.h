@@ -62,6 +62,7 @@ struct box_changes {
 	size_t *flagged;         /* view indexes whose flags changed */
 	size_t nflagged;
 	int keywords;            /* the folder's keyword list grew */
+	int invalid;             /* the UIDVALIDITY changed: the view is void */
 };
 
 /* The Maildir directory of IMAP name (UTF-8) under root, into dir.

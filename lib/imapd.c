@@ -47,6 +47,7 @@ struct session {
 	struct imapcache cache;        /* of the selected folder */
 	int uid;                       /* the command came as UID ... */
 	int no_expunge;                /* FETCH, STORE, SEARCH: EXPUNGE not allowed */
+	int closing;                   /* a BYE went out: end after this command */
 	/* the message the current command has open */
 	struct mime_msg *mm;
 	size_t mm_index;
@@ -297,10 +298,19 @@ static void report_changes(struct session *s)
 	struct strbuf b = { 0 };
 	struct err e;
 
-	if (s->state != SELECTED)
+	if (s->state != SELECTED || s->closing)
 		return;
 	if (box_sync(&s->box, &c, &e) < 0) {
 		log_line(s, "error=\"%s\"", e.msg);
+		return;
+	}
+	if (c.invalid) {
+		/* RFC 9051 2.3.1.1: UIDs the client holds are void; it must
+		 * start again */
+		out(s, "* BYE [UIDVALIDITY] The mailbox's UIDs were reset, please reconnect");
+		log_line(s, "closed=\"uidvalidity changed\"");
+		s->closing = 1;
+		box_changes_free(&c);
 		return;
 	}
 	if (c.keywords)
@@ -685,7 +695,7 @@ static int cmd_delete(struct session *s)
 		tagged(s, "NO", "[CANNOT] Bad mailbox name");
 		return 0;
 	}
-	if (s->state == SELECTED && strcmp(s->box.name, name) == 0) {
+	if (s->state == SELECTED && strcmp(s->box.name, name) == 0 && strcmp(name, "INBOX") != 0) {
 		tagged(s, "NO", "[INUSE] The mailbox is selected");
 		return 0;
 	}
@@ -1191,6 +1201,14 @@ static int cmd_append(struct session *s)
 			tagged(s, "NO", "[TOOBIG] The message is larger than APPENDLIMIT");
 			return 0;
 		}
+		if (strncmp(s->r.why, "write:", 6) == 0) {
+			/* the message was read whole: the stream is in step */
+			log_line(s, "append error=\"%s\"", s->r.why);
+			if (imap_skip(&s->r) < 0)
+				return -1;
+			tagged(s, "NO", "[UNAVAILABLE] Cannot store the message now");
+			return 0;
+		}
 		return reader_failed(s);
 	}
 	if (!at_end(s)) {
@@ -1206,6 +1224,8 @@ static int cmd_append(struct session *s)
 			tagged(s, "NO", "[TRYCREATE] No such mailbox");
 		else if (e.code == EX_CANTCREAT)
 			tagged(s, "NO", "[OVERQUOTA] Over quota");
+		else if (e.code == EX_DATAERR)
+			tagged(s, "NO", "[LIMIT] No room for more keywords in this mailbox");
 		else if (e.code == EX_USAGE)
 			tagged(s, "NO", "[CANNOT] Bad mailbox name");
 		else {
@@ -1366,6 +1386,8 @@ static int cmd_store(struct session *s)
 		tagged(s, "NO", "[READ-ONLY] The mailbox is read-only");
 		return 0;
 	}
+	size_t known = s->box.nkw;
+
 	for (size_t k = 0; k < nkw; k++) {
 		int i = box_keyword(&s->box, kwn[k], 1, &e);
 
@@ -1376,6 +1398,8 @@ static int cmd_store(struct session *s)
 		}
 		kw |= 1u << i;
 	}
+	if (s->box.nkw != known)
+		announce_flags(s);   /* FLAGS and PERMANENTFLAGS name the new ones */
 	for (long j = 0; j < n; j++) {
 		struct box_msg *m = &s->box.m[v[j]];
 		unsigned nf = mode == '+' ? m->flags | flags : mode == '-' ? m->flags & ~flags : flags;
@@ -1510,7 +1534,7 @@ struct fetch_item {
 	size_t nfields;
 	int partial;
 	uint64_t origin, count;
-	char label[160];              /* the name in the response */
+	struct strbuf label;          /* the name in the response */
 };
 
 struct fetch {
@@ -1525,6 +1549,7 @@ static void fetch_free(struct fetch *f)
 		for (size_t k = 0; k < f->it[i].nfields; k++)
 			free(f->it[i].fields[k]);
 		free(f->it[i].fields);
+		sb_free(&f->it[i].label);
 	}
 }
 
@@ -1537,7 +1562,7 @@ static struct fetch_item *fetch_add(struct fetch *f, enum fetch_kind kind, const
 	it = &f->it[f->n++];
 	memset(it, 0, sizeof *it);
 	it->kind = kind;
-	snprintf(it->label, sizeof it->label, "%s", label);
+	sb_adds(&it->label, label);
 	if (kind == F_FLAGS)
 		f->flags_asked = 1;
 	return it;
@@ -1588,57 +1613,44 @@ static int section_args(struct session *s, struct fetch_item *it, const char *te
 	else
 		return -1;
 	/* the label: BODY[1.2.HEADER.FIELDS (A B)] */
-	size_t ll = strlen(it->label);
-
-	snprintf(it->label + ll, sizeof it->label - ll, "%.*s%s", (int)(p - text), text, upper);
+	sb_add(&it->label, text, (size_t)(p - text));
+	sb_adds(&it->label, upper);
 	if (it->what == MIME_HEADER_FIELDS || it->what == MIME_HEADER_FIELDS_NOT) {
 		enum imap_tok t;
-		struct strbuf lb = { 0 };
 
 		if (imap_next(&s->r, 0) != IMAP_LPAREN)
 			return -1;
-		sb_adds(&lb, " (");
+		sb_adds(&it->label, " (");
 		while ((t = imap_next(&s->r, IMAP_ASTRING)) != IMAP_RPAREN) {
 			char **nf;
 
 			if (t == IMAP_LITERAL && imap_literal_text(&s->r, 200) < 0)
-				goto fields_bad;
+				return -1;
 			if ((t != IMAP_ATOM && t != IMAP_QUOTED && t != IMAP_LITERAL) ||
 			    it->nfields == FIELDS_MAX || s->r.textlen == 0 ||
 			    strpbrk(s->r.text, " :\t\r\n") != NULL)
-				goto fields_bad;
+				return -1;
 			if ((nf = realloc(it->fields, (it->nfields + 1) * sizeof *nf)) == NULL)
-				goto fields_bad;
+				return -1;
 			it->fields = nf;
 			for (char *c = s->r.text; *c; c++)
 				if (*c >= 'a' && *c <= 'z')
 					*c = (char)(*c - 32);
 			if ((nf[it->nfields] = strdup(s->r.text)) == NULL)
-				goto fields_bad;
-			sb_adds(&lb, it->nfields++ ? " " : "");
-			sb_adds(&lb, s->r.text);
+				return -1;
+			sb_adds(&it->label, it->nfields++ ? " " : "");
+			if (t == IMAP_ATOM)
+				sb_adds(&it->label, s->r.text);
+			else
+				imap_string(&it->label, s->r.text, s->r.textlen);
 		}
 		if (it->nfields == 0)
-			goto fields_bad;
-		sb_addc(&lb, ')');
-		ll = strlen(it->label);
-		if (lb.failed || ll + lb.len + 8 >= sizeof it->label) {
-			/* a long list: the label names the fields by the count's sake
-			 * would be wrong; refuse instead */
-			goto fields_bad;
-		}
-		snprintf(it->label + ll, sizeof it->label - ll, "%s", lb.s);
-		sb_free(&lb);
-		goto closing;
-fields_bad:
-		sb_free(&lb);
-		return -1;
+			return -1;
+		sb_addc(&it->label, ')');
 	}
-closing:
 	if (imap_next(&s->r, 0) != IMAP_RBRACKET)
 		return -1;
-	ll = strlen(it->label);
-	snprintf(it->label + ll, sizeof it->label - ll, "]");
+	sb_addc(&it->label, ']');
 	/* "<origin.count>" right after the "]" */
 	if (s->r.pos < s->r.len && s->r.line[s->r.pos] == '<') {
 		unsigned long long o, c;
@@ -1651,8 +1663,8 @@ closing:
 		it->partial = 1;
 		it->origin = o;
 		it->count = c;
-		ll = strlen(it->label);
-		snprintf(it->label + ll, sizeof it->label - ll, "<%llu>", o);
+		if (!binary)   /* BINARY's reply has no origin (RFC 3516 grammar) */
+			sb_addf(&it->label, "<%llu>", o);
 	}
 	return 0;
 }
@@ -1754,7 +1766,7 @@ static int fetch_args(struct session *s, struct fetch *f)
 			f->n++;
 			memset(&f->it[0], 0, sizeof f->it[0]);
 			f->it[0].kind = F_UID;
-			snprintf(f->it[0].label, sizeof f->it[0].label, "UID");
+			sb_adds(&f->it[0].label, "UID");
 		}
 	}
 	return 0;
@@ -1906,7 +1918,7 @@ static int fetch_one(struct session *s, struct fetch *f, size_t i)
 
 		sb_adds(&b, first ? "" : " ");
 		first = 0;
-		sb_adds(&b, it->label);
+		sb_add(&b, it->label.s, it->label.len);
 		sb_addc(&b, ' ');
 		switch (it->kind) {
 		case F_UID:
@@ -1975,12 +1987,27 @@ static int fetch_one(struct session *s, struct fetch *f, size_t i)
 		case F_BINARY:
 		case F_BINARY_SIZE: {
 			uint64_t size;
-			int fd, r = mime_binary(s->mm, it->part, it->depth, &fd, &size, &e);
+			int fd, r;
 
-			if (r == -2) {
+			if (it->depth == 0) {
+				/* BINARY[]: the whole message, which has no encoding */
+				struct mime_section sec = { .what = MIME_ALL };
+				struct mime_piece p;
+
+				if (mime_section(s->mm, &sec, &p, &e) < 0) {
+					sb_free(&b);
+					return 1;
+				}
+				if (it->kind == F_BINARY_SIZE)
+					sb_addf(&b, "%llu", (unsigned long long)p.wire);
+				else
+					rc = send_piece(s, &b, it, &p, &e);
+				free(p.text);
+				break;
+			}
+			if ((r = mime_binary(s->mm, it->part, it->depth, &fd, &size, &e)) == -2) {
 				sb_free(&b);
-				out(s, "* %zu FETCH (UID %lu)", i + 1, (unsigned long)m->uid);
-				return 2;   /* UNKNOWN-CTE */
+				return 2;   /* UNKNOWN-CTE: no FETCH line for this message */
 			}
 			if (r < 0) {
 				log_line(s, "fetch error=\"%s\"", e.msg);
@@ -2229,6 +2256,7 @@ static int cmd_idle(struct session *s)
 		if (now >= until) {
 			out(s, "* BYE Idle for too long");
 			net_flush(s->n);
+			log_line(s, "closed=timeout");
 			break;
 		}
 		r = poll(p, in >= 0 ? 2 : 1, (int)((until - now) * 1000 > 30000 ? 30000 : (until - now) * 1000));
@@ -2249,9 +2277,9 @@ read_line:;
 
 		if (in >= 0)
 			close(in);
-		if (len < 0)
+		if (len == -1)
 			return -1;
-		if (strcasecmp(line, "DONE") != 0)
+		if (len < 0 || strcasecmp(line, "DONE") != 0)
 			return bad(s, "Expected DONE");
 		tagged(s, "OK", "Idle completed");
 		return 0;
@@ -2328,7 +2356,7 @@ static int command(struct session *s)
 			return cmd_starttls(s);
 		return imap_skip(&s->r) < 0 ? -1 : bad(s, "Log in first, or unknown command");
 	}
-	if (IS("ENABLE"))
+	if (IS("ENABLE") && s->state == AUTHENTICATED)
 		return cmd_enable(s);
 	if (IS("SELECT") || IS("EXAMINE"))
 		return cmd_select(s, IS("EXAMINE"));
@@ -2398,6 +2426,7 @@ int imapd_run(struct net *n, struct imapd_config *c)
 		r = imap_begin(&s.r, n);
 		if (r == -1) {
 			if (n->error == ETIMEDOUT) {
+				n->error = 0;   /* the reading timed out; writing may not */
 				out(&s, "* BYE Idle for too long");
 				net_flush(n);
 				log_line(&s, "closed=timeout");
@@ -2410,7 +2439,7 @@ int imapd_run(struct net *n, struct imapd_config *c)
 				break;
 			continue;
 		}
-		if (command(&s) < 0)
+		if (command(&s) < 0 || s.closing)
 			break;
 		if (s.state == LOGOUT) {
 			rc = 0;

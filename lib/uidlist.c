@@ -300,6 +300,41 @@ static int append_list(const struct uidlist *l, size_t from, const char *dir, st
 	return 0;
 }
 
+/* A UIDVALIDITY above every one the Maildir handed out before (RFC 9051
+ * 2.3.1.1), also for a folder deleted and made again within a second:
+ * the last one is kept in "mail-uidvalidity" in the Maildir's root (the
+ * folder itself, or the parent of a Maildir++ ".Folder"). */
+static uint32_t new_validity(const char *dir)
+{
+	char root[4200], path[4300], buf[32];
+	const char *slash = strrchr(dir, '/');
+	uint32_t v = (uint32_t)time(NULL);
+	unsigned long last;
+	struct err e;
+	ssize_t r;
+	int lock, fd;
+
+	if (slash != NULL && slash[1] == '.' && slash > dir)
+		snprintf(root, sizeof root, "%.*s", (int)(slash - dir), dir);
+	else
+		snprintf(root, sizeof root, "%s", dir);
+	if (snprintf(path, sizeof path, "%s/mail-uidvalidity", root) >= (int)sizeof path ||
+	    (lock = file_lock(path, 30, &e)) < 0)
+		return v;   /* the clock alone, as before there was a file */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[r > 0 ? r : 0] = '\0';
+		last = strtoul(buf, NULL, 10);
+		if (last >= v && last < UINT32_MAX)
+			v = (uint32_t)last + 1;
+	}
+	snprintf(buf, sizeof buf, "%lu\n", (unsigned long)v);
+	(void)file_replace(path, buf, strlen(buf), 0600, NULL, &e);
+	close(lock);
+	return v;
+}
+
 int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -324,7 +359,7 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 	if (l->validity == 0) {
 		/* new, or lost: a new UIDVALIDITY, so nothing cached is trusted */
 		uidlist_free(l);
-		l->validity = (uint32_t)time(NULL);
+		l->validity = new_validity(dir);
 		l->next = 1;
 		rewrite = 1;
 	}

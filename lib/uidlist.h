@@ -11,7 +11,9 @@
  * line without its LF); a sync that finds messages gone rewrites the file
  * through a new one renamed over it. So readers need no lock; writers
  * take an fcntl lock on "mail-uidlist.lock". A folder whose list is lost
- * gets a new UIDVALIDITY, so clients drop what they cached. */
+ * gets a new UIDVALIDITY, so clients drop what they cached; it is above
+ * every one given before in that Maildir ("mail-uidvalidity" in its root
+ * keeps the last), also for a folder deleted and made again. */
 #ifndef UIDLIST_H
 #define UIDLIST_H
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -161,10 +162,13 @@ int main(int argc, char **argv)
 		 * clients reconnect often, so sessions resume with the ticket
 		 * key all connection programs share */
 		char ticket[PATH_MAX];
+		const char *qdir = conf_get(&conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
+		struct stat st;
+		int tickets = qdir[0] == '/' && stat(qdir, &st) == 0 &&
+		              snprintf(ticket, sizeof ticket, "%s/tls-ticket.key", qdir) < (int)sizeof ticket;
 
-		snprintf(ticket, sizeof ticket, "%s/tls-ticket.key",
-		         conf_get(&conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT));
-		if (tls_server_new(&tls, cert, key, ticket, &e) < 0)
+		/* without the queue (a store-only host) TLS works, unresumed */
+		if (tls_server_new(&tls, cert, key, tickets ? ticket : NULL, &e) < 0)
 			die(e.code, e.msg);
 		c.tls_prepare = tls_hook_prepare;
 		c.starttls = tls_hook_handshake;
