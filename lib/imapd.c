@@ -1031,7 +1031,12 @@ static int cmd_list(struct session *s, int lsub)
 			send_buf(s, &b);
 			continue;
 		}
-		if ((sel & SEL_SUBSCRIBED) && !subscribed)
+		/* RECURSIVEMATCH (RFC 5258 3.5): a name that does not match
+		 * but has subscribed children comes with CHILDINFO */
+		int childinfo = (sel & SEL_RECURSIVE) && (sel & SEL_SUBSCRIBED) && !subscribed &&
+		                has_children(subs, ns, name);
+
+		if ((sel & SEL_SUBSCRIBED) && !subscribed && !childinfo)
 			continue;
 		if ((sel & SEL_SPECIAL) && use == NULL)
 			continue;
@@ -1050,6 +1055,8 @@ static int cmd_list(struct session *s, int lsub)
 #undef ATTR
 		sb_adds(&b, ") \".\" ");
 		mailbox_out(s, &b, name);
+		if (childinfo)
+			sb_adds(&b, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		send_buf(s, &b);
 		if ((ret & RET_STATUS) && exists && status_line(s, name, status_bits, &e) < 0)
 			log_line(s, "status=%s error=\"%s\"", name, e.msg);
