@@ -2175,6 +2175,7 @@ static int cmd_search(struct session *s)
 		search_free(k);
 		return -1;
 	}
+	cache_refresh(&s->cache);
 	for (size_t i = 0; i < s->box.n; i++) {
 		struct box_msg *m = &s->box.m[i];
 		struct search_env env = { s, i };
@@ -2187,6 +2188,7 @@ static int cmd_search(struct session *s)
 
 		if (m->gone)
 			continue;
+		sm.envelope = cache_get(&s->cache, CACHE_ENVELOPE, m->uid, &sm.envelope_len);
 		if (box_size(&s->box, i, &sm.size, &e) < 0 || box_internal(&s->box, i, &sm.internal, &e) < 0) {
 			failed = 1;
 			continue;

@@ -586,6 +586,9 @@ static int match(const struct search_key *k, struct matcher *x)
 			return day == k->day;
 		return day >= k->day;
 	case K_HEADER:
+		if (m->envelope != NULL &&
+		    (v = mime_envelope_contains(m->envelope, m->envelope_len, k->name, k->str)) >= 0)
+			return v;
 		if (need_file(x) < 0)
 			return -1;
 		return mime_header_contains(x->mm, k->name, k->str) > 0;

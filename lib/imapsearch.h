@@ -30,6 +30,10 @@ struct search_msg {
 	uint32_t keywords;       /* bit i: the folder's keyword i is set */
 	uint64_t size;           /* RFC822.SIZE */
 	time_t internal;         /* INTERNALDATE */
+	/* its cached ENVELOPE, or NULL: SUBJECT, FROM, TO, CC and BCC are
+	 * answered from it without the file */
+	const char *envelope;
+	size_t envelope_len;
 	/* the parsed message (mime_open: with MIME_HEADER_ONLY when
 	 * header_only), or NULL with e set when the file cannot be read; the
 	 * search closes nothing: the callback's owner does */

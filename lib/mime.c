@@ -1499,3 +1499,164 @@ time_t mime_date(struct mime_msg *m, int *tz)
 	g_date_time_unref(dt);
 	return t;
 }
+
+/* ---- search in a cached ENVELOPE ---- */
+
+/* A reader of the IMAP text mime_envelope wrote: NIL, quoted strings,
+ * literals and parentheses. */
+struct envr {
+	const char *p, *end;
+};
+
+static void env_skip_sp(struct envr *r)
+{
+	while (r->p < r->end && *r->p == ' ')
+		r->p++;
+}
+
+/* An nstring into *out (g_malloc'd, NULL for NIL). Returns 0, or -1. */
+static int env_nstring(struct envr *r, char **out)
+{
+	env_skip_sp(r);
+	*out = NULL;
+	if (r->end - r->p >= 3 && memcmp(r->p, "NIL", 3) == 0) {
+		r->p += 3;
+		return 0;
+	}
+	if (r->p < r->end && *r->p == '"') {
+		GString *s = g_string_new(NULL);
+
+		for (r->p++; r->p < r->end && *r->p != '"'; r->p++) {
+			if (*r->p == '\\' && r->p + 1 < r->end)
+				r->p++;
+			g_string_append_c(s, *r->p);
+		}
+		if (r->p >= r->end) {
+			g_string_free(s, TRUE);
+			return -1;
+		}
+		r->p++;
+		*out = g_string_free(s, FALSE);
+		return 0;
+	}
+	if (r->p < r->end && *r->p == '{') {
+		char *q;
+		unsigned long n = strtoul(r->p + 1, &q, 10);
+
+		if (q + 3 > r->end || memcmp(q, "}\r\n", 3) != 0 || n > (size_t)(r->end - q - 3))
+			return -1;
+		*out = g_strndup(q + 3, n);
+		r->p = q + 3 + n;
+		return 0;
+	}
+	return -1;
+}
+
+static int env_char(struct envr *r, char c)
+{
+	env_skip_sp(r);
+	if (r->p >= r->end || *r->p != c)
+		return -1;
+	r->p++;
+	return 0;
+}
+
+/* An address list as text ("Name <box@host>, ..."), names decoded; NULL
+ * for NIL. Returns 0, or -1. */
+static int env_addresses(struct envr *r, GString **out)
+{
+	*out = NULL;
+	env_skip_sp(r);
+	if (r->end - r->p >= 3 && memcmp(r->p, "NIL", 3) == 0) {
+		r->p += 3;
+		return 0;
+	}
+	if (env_char(r, '(') < 0)
+		return -1;
+	*out = g_string_new(NULL);
+	for (;;) {
+		char *f[4];
+		int bad = 0;
+
+		env_skip_sp(r);
+		if (r->p < r->end && *r->p == ')') {
+			r->p++;
+			return 0;
+		}
+		if (env_char(r, '(') < 0)
+			return -1;
+		for (int i = 0; i < 4; i++)
+			if (env_nstring(r, &f[i]) < 0) {
+				while (i-- > 0)
+					g_free(f[i]);
+				return -1;
+			}
+		bad = env_char(r, ')') < 0;
+		if (!bad) {
+			char *name = f[0] ? g_mime_utils_header_decode_text(NULL, f[0]) : NULL;
+
+			if ((*out)->len > 0)
+				g_string_append(*out, ", ");
+			if (name != NULL && *name)
+				g_string_append_printf(*out, "%s ", name);
+			if (f[2] != NULL)
+				g_string_append_printf(*out, f[3] ? "<%s@%s>" : "%s:", f[2], f[3]);
+			g_free(name);
+		}
+		for (int i = 0; i < 4; i++)
+			g_free(f[i]);
+		if (bad)
+			return -1;
+	}
+}
+
+int mime_envelope_contains(const char *env, size_t len, const char *name, const char *needle)
+{
+	static const char *const fields[] = {
+		"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+	};
+	struct envr r = { env, env + len };
+	size_t want;
+	char *text = NULL, *folded, *fn;
+	GString *list = NULL;
+	int hit, rc = -1;
+
+	for (want = 0; want < sizeof fields / sizeof *fields; want++)
+		if (g_ascii_strcasecmp(name, fields[want]) == 0)
+			break;
+	/* Sender and Reply-To copy From when missing: not the header's text */
+	if (want < 1 || want >= sizeof fields / sizeof *fields || want == 3 || want == 4)
+		return -1;
+	init_gmime();
+	if (env_char(&r, '(') < 0)
+		return -1;
+	for (size_t i = 0; i <= want; i++) {
+		g_free(text);
+		if (list != NULL)
+			g_string_free(list, TRUE);
+		text = NULL;
+		list = NULL;
+		if ((i < 2 ? env_nstring(&r, &text) : env_addresses(&r, &list)) < 0)
+			goto out;
+	}
+	if (text == NULL && list == NULL)
+		goto out;   /* no such field, or one that did not parse: ask the file */
+	if (text != NULL) {
+		char *dec = g_mime_utils_header_decode_text(NULL, text);
+
+		folded = fold(dec ? dec : text, strlen(dec ? dec : text));
+		g_free(dec);
+	} else {
+		folded = fold(list->str, list->len);
+	}
+	fn = fold(needle, strlen(needle));
+	hit = strstr(folded, fn) != NULL;
+	g_free(fn);
+	g_free(folded);
+	rc = hit;
+out:
+	g_free(text);
+	if (list != NULL)
+		g_string_free(list, TRUE);
+	return rc;
+}

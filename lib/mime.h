@@ -104,6 +104,13 @@ int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
  * has the field. name NULL: any field, as SEARCH TEXT needs. */
 int mime_header_contains(struct mime_msg *m, const char *name, const char *needle);
 
+/* The same question asked of a cached ENVELOPE (env, len octets, as
+ * mime_envelope wrote it) for Subject, From, To, Cc or Bcc, without the
+ * file (RFC 9051 6.4.4 defines these keys on the envelope). Returns 1 or
+ * 0; -1 when the envelope cannot say (another field, the field missing
+ * or unreadable): then ask mime_header_contains. */
+int mime_envelope_contains(const char *env, size_t len, const char *name, const char *needle);
+
 /* Does the decoded text of any text part (transfer encoding undone,
  * charset made UTF-8, HTML tags left in) contain needle, without regard
  * to case? Needs a message opened without MIME_HEADER_ONLY. */

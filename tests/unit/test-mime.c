@@ -463,6 +463,34 @@ static void test_search(void)
 	free(big);
 }
 
+/* The same keys answered from a cached ENVELOPE must agree with the
+ * header search. */
+static void test_envelope_search(void)
+{
+	static const char *const keys[][2] = {
+		{ "subject", "H\xc3\x89LLO FOLDED" }, { "FROM", "j\xc3\xb6rg" },
+		{ "subject", "nothere" }, { "cc", "" }, { "To", "@" }, { "from", "zzz" },
+	};
+	struct mime_msg *m = open_str(cases[2].msg);
+	struct strbuf b = { 0 };
+
+	mime_envelope(m, &b);
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		int want = mime_header_contains(m, keys[i][0], keys[i][1]) != 0;
+
+		ok(mime_envelope_contains(b.s, b.len, keys[i][0], keys[i][1]) == want,
+		   "envelope search %s \"%s\" = header search (%d)", keys[i][0], keys[i][1], want);
+	}
+	ok(mime_envelope_contains(b.s, b.len, "bcc", "") == -1, "envelope: a missing field asks the file");
+	ok(mime_envelope_contains(b.s, b.len, "sender", "x") == -1, "envelope: Sender asks the file");
+	ok(mime_envelope_contains(b.s, b.len, "X-Other", "x") == -1, "envelope: other fields ask the file");
+	ok(mime_envelope_contains("(NIL {5}", 8, "subject", "x") == -1, "envelope: a torn one asks the file");
+	ok(mime_envelope_contains("(NIL {3}\r\nabc NIL", 17, "subject", "B") == 1,
+	   "envelope: a literal subject");
+	mime_close(m);
+	sb_free(&b);
+}
+
 static void test_date(void)
 {
 	struct mime_msg *m = open_str(cases[0].msg);
@@ -531,6 +559,7 @@ int main(void)
 	test_sections();
 	test_binary();
 	test_search();
+	test_envelope_search();
 	test_date();
 	test_hostile();
 	sb_free(&out);
