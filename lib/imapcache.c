@@ -45,6 +45,29 @@ static int add_ent(struct imapcache *c, int k, uint32_t uid, uint64_t off, uint3
 	return 0;
 }
 
+/* The record at p, whole: its kind, UID and value's length, and where
+ * the next one starts; NULL when p holds no whole record. */
+static const char *record_at(const char *p, const char *end, int *k, uint32_t *uid, uint32_t *len)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p)), *kind;
+	unsigned long u, n;
+	char *q;
+
+	if (nl == NULL || *p == '\0' || (kind = strchr(kinds, *p)) == NULL || p[1] != ' ' ||
+	    p[2] < '0' || p[2] > '9')
+		return NULL;
+	u = strtoul(p + 2, &q, 10);
+	if (*q != ' ' || q[1] < '0' || q[1] > '9' || u > UINT32_MAX)
+		return NULL;
+	n = strtoul(q + 1, &q, 10);
+	if (q != nl || n > VALUE_MAX || (size_t)(end - nl - 1) < n + 1 || nl[1 + n] != '\n')
+		return NULL;
+	*k = (int)(kind - kinds);
+	*uid = (uint32_t)u;
+	*len = (uint32_t)n;
+	return nl + 2 + n;
+}
+
 /* Map the file as it is now and index the records not yet seen. */
 static int scan(struct imapcache *c)
 {
@@ -70,22 +93,25 @@ static int scan(struct imapcache *c)
 	p = c->map + c->scanned;
 	end = c->map + c->maplen;
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p)), *k;
-		unsigned long uid, len;
-		char *q;
+		int k;
+		uint32_t uid, len;
+		const char *next = record_at(p, end, &k, &uid, &len), *q;
 
-		if (nl == NULL || (k = strchr(kinds, *p)) == NULL || *p == '\0' || p[1] != ' ')
-			break;
-		uid = strtoul(p + 2, &q, 10);
-		if (*q != ' ')
-			break;
-		len = strtoul(q + 1, &q, 10);
-		if (q != nl || len > VALUE_MAX || (size_t)(end - nl - 1) < len + 1 || nl[1 + len] != '\n')
-			break;   /* torn: written by a writer that died, or still writing */
-		if (add_ent(c, (int)(k - kinds), (uint32_t)uid, (uint64_t)(nl + 1 - c->map),
-		            (uint32_t)len) < 0)
+		if (next == NULL) {
+			/* torn: by a writer that died (later records begin on a
+			 * line of their own: look for one), or by one still
+			 * writing (nothing whole after it: look again later) */
+			for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+				if (record_at(q + 1, end, &k, &uid, &len) != NULL)
+					break;
+			if (q == NULL)
+				break;
+			p = q + 1;
+			continue;
+		}
+		if (add_ent(c, k, uid, (uint64_t)(next - len - 1 - c->map), len) < 0)
 			return -1;
-		p = nl + 2 + len;
+		p = next;
 	}
 	c->scanned = (uint64_t)(p - c->map);
 	return 0;
@@ -159,7 +185,9 @@ const char *cache_get(struct imapcache *c, enum cache_kind kind, uint32_t uid, s
 
 void cache_put(struct imapcache *c, enum cache_kind kind, uint32_t uid, const char *data, size_t len)
 {
-	if (c->broken || len > VALUE_MAX || (!c->loaded && load(c) < 0)) {
+	if (len > VALUE_MAX)
+		return;   /* not worth keeping: it is made again when asked */
+	if (c->broken || (!c->loaded && load(c) < 0)) {
 		c->broken = 1;
 		return;
 	}
@@ -172,10 +200,18 @@ void cache_put(struct imapcache *c, enum cache_kind kind, uint32_t uid, const ch
 
 void cache_flush(struct imapcache *c)
 {
-	/* whole records in one write: those of two sessions never interleave */
-	if (!c->broken && c->pending.len > 0 && !c->pending.failed &&
-	    write(c->fd, c->pending.s, c->pending.len) != (ssize_t)c->pending.len)
-		c->broken = 1;
+	struct stat st;
+	char last = '\n';
+
+	/* whole records in one write: those of two sessions never interleave;
+	 * after the debris of a writer that died, a record starts a line */
+	if (!c->broken && c->pending.len > 0 && !c->pending.failed) {
+		if (fstat(c->fd, &st) == 0 && st.st_size > 0 && pread(c->fd, &last, 1, st.st_size - 1) == 1 &&
+		    last != '\n' && write(c->fd, "\n", 1) != 1)
+			c->broken = 1;
+		if (!c->broken && write(c->fd, c->pending.s, c->pending.len) != (ssize_t)c->pending.len)
+			c->broken = 1;
+	}
 	sb_reset(&c->pending);
 }
 

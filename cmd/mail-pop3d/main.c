@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "alias.h"
+#include "cli.h"
 #include "conf.h"
 #include "err.h"
 #include "net.h"
@@ -40,33 +41,6 @@ static const char usage_text[] =
 "  --config FILE        configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
 "  -h, --help           show this help;  -V, --version  show the version\n"
 "Environment: TCPREMOTEIP, MAIL_CONF.\n";
-
-static __attribute__((noreturn)) void die(int code, const char *msg)
-{
-	char safe[600];
-
-	fprintf(stderr, "mail-pop3d: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
-	exit(code);
-}
-
-static __attribute__((noreturn)) void die_usage(const char *msg)
-{
-	fprintf(stderr, "mail-pop3d: %s (see mail-pop3d --help)\n", msg);
-	exit(EX_USAGE);
-}
-
-static unsigned long number(const char *s, unsigned long max, const char *what)
-{
-	unsigned long n;
-
-	if (conf_parse_uint(s, max, &n) < 0 || n == 0) {
-		char msg[128];
-
-		snprintf(msg, sizeof msg, "%s takes a number from 1 to %lu", what, max);
-		die_usage(msg);
-	}
-	return n;
-}
 
 static char ip[64];   /* the peer, for the TLS hooks' log lines */
 
@@ -104,6 +78,7 @@ int main(int argc, char **argv)
 	int implicit_tls = 0, ch;
 	char host[256];
 
+	cli_init("mail-pop3d");
 	memset(&c, 0, sizeof c);
 	c.max_errors = 20;
 	c.session_timeout = 7200;
@@ -114,21 +89,21 @@ int main(int argc, char **argv)
 		case OPT_CERT: cert = optarg; break;
 		case OPT_KEY: key = optarg; break;
 		case OPT_ALLOW_PLAINTEXT: c.allow_plaintext = 1; break;
-		case OPT_TIMEOUT: timeout = number(optarg, 86400, "--timeout"); break;
+		case OPT_TIMEOUT: timeout = cli_number(optarg, 1, 86400, "--timeout"); break;
 		case OPT_SESSION_TIMEOUT:
-			c.session_timeout = (unsigned)number(optarg, 86400, "--session-timeout");
+			c.session_timeout = (unsigned)cli_number(optarg, 1, 86400, "--session-timeout");
 			break;
-		case OPT_MAX_ERRORS: c.max_errors = (unsigned)number(optarg, 1000, "--max-errors"); break;
+		case OPT_MAX_ERRORS: c.max_errors = (unsigned)cli_number(optarg, 1, 1000, "--max-errors"); break;
 		case OPT_CONFIG: config = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mail-pop3d (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
-		default: die_usage("unknown option or missing argument");
+		default: cli_usage("unknown option or missing argument");
 		}
 	}
 	if (optind != argc)
-		die_usage("no arguments expected");
+		cli_usage("no arguments expected");
 	if (conf_load(&conf, config, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	signal(SIGPIPE, SIG_IGN);
 
 	hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
@@ -139,13 +114,13 @@ int main(int argc, char **argv)
 		hostname = host;
 	}
 	if (resolver_configure(&r, &conf, hostname, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	c.users_file = r.users_file;
 	c.realm = r.domain;
 	c.mail_root = conf_get(&conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if (conf_get_ms(&conf, CONF_AUTH_FAILURE_DELAY, 2000, &c.auth_delay_ms, &e) < 0 ||
 	    conf_get_uint(&conf, CONF_LOCK_TIMEOUT, 30, 86400, &lock_timeout, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	c.lock_timeout = (int)lock_timeout;
 	c.timeout = (unsigned)timeout;
 	c.become = become;
@@ -158,12 +133,12 @@ int main(int argc, char **argv)
 	if (key == NULL)
 		key = conf_get(&conf, CONF_TLS_KEY, cert);
 	if (implicit_tls && cert == NULL)
-		die_usage("--tls needs a certificate (--cert or tls_cert)");
+		cli_usage("--tls needs a certificate (--cert or tls_cert)");
 	if (cert != NULL) {
 		/* GnuTLS is loaded only when a client asks for TLS; no session
 		 * tickets: POP3 clients seldom resume */
 		if (tls_server_new(&tls, cert, key, NULL, &e) < 0)
-			die(e.code, e.msg);
+			cli_die(e.code, "%s", e.msg);
 		c.tls_prepare = tls_hook_prepare;
 		c.starttls = tls_hook_handshake;
 		tls_server_set_log(tls, "mail-pop3d", ip);

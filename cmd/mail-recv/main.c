@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alias.h"
+#include "cli.h"
 #include "conf.h"
 #include "err.h"
 #include "net.h"
@@ -57,33 +58,6 @@ static const char usage_text[] =
 "  -h, --help           show this help;  -V, --version  show the version\n"
 "Environment: TCPREMOTEIP, TCPREMOTEHOST, RELAYCLIENT, MAIL_CONF.\n";
 
-static __attribute__((noreturn)) void die(int code, const char *msg)
-{
-	char safe[600];
-
-	fprintf(stderr, "mail-recv: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
-	exit(code);
-}
-
-static __attribute__((noreturn)) void die_usage(const char *msg)
-{
-	fprintf(stderr, "mail-recv: %s (see mail-recv --help)\n", msg);
-	exit(EX_USAGE);
-}
-
-static unsigned long number(const char *s, unsigned long max, const char *what)
-{
-	unsigned long n;
-
-	if (conf_parse_uint(s, max, &n) < 0) {
-		char msg[128];
-
-		snprintf(msg, sizeof msg, "%s takes a number up to %lu", what, max);
-		die_usage(msg);
-	}
-	return n;
-}
-
 /* Split "prog arg arg" on blanks into a NULL-terminated argv: no shell,
  * so nothing in it is ever interpreted. */
 static char **split_argv(char *s)
@@ -92,11 +66,11 @@ static char **split_argv(char *s)
 	size_t n = 0;
 
 	if (v == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (char *tok = strtok(s, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
 		v[n++] = tok;
 	if (n == 0)
-		die_usage("--deliver needs a program");
+		cli_usage("--deliver needs a program");
 	return v;
 }
 
@@ -147,6 +121,7 @@ int main(int argc, char **argv)
 	size_t nrelay = 0, i;
 	int ch;
 
+	cli_init("mail-recv");
 	memset(&c, 0, sizeof c);
 	c.max_rcpt = 1000;
 	c.max_errors = 20;
@@ -158,29 +133,29 @@ int main(int argc, char **argv)
 		case OPT_SUBMISSION: c.submission = 1; break;
 		case OPT_RELAY_FROM:
 			if (nrelay == MAX_RELAY_FROM)
-				die_usage("too many --relay-from");
+				cli_usage("too many --relay-from");
 			if (!net_cidr_valid(optarg))
-				die_usage("--relay-from takes an address or ADDRESS/BITS");
+				cli_usage("--relay-from takes an address or ADDRESS/BITS");
 			relay[nrelay++] = optarg;
 			break;
 		case OPT_QUEUE: queue = optarg; break;
 		case OPT_DELIVER: deliver = optarg; break;
 		case OPT_HOSTNAME: hostname = optarg; break;
 		case OPT_MAX_SIZE: size_arg = optarg; break;
-		case OPT_MAX_RCPT: c.max_rcpt = (unsigned)number(optarg, 100000, "--max-rcpt"); break;
-		case OPT_TIMEOUT: timeout = number(optarg, 86400, "--timeout"); break;
+		case OPT_MAX_RCPT: c.max_rcpt = (unsigned)cli_number(optarg, 0, 100000, "--max-rcpt"); break;
+		case OPT_TIMEOUT: timeout = cli_number(optarg, 0, 86400, "--timeout"); break;
 		case OPT_SESSION_TIMEOUT:
-			c.session_timeout = (unsigned)number(optarg, 86400, "--session-timeout");
+			c.session_timeout = (unsigned)cli_number(optarg, 0, 86400, "--session-timeout");
 			break;
-		case OPT_MAX_ERRORS: c.max_errors = (unsigned)number(optarg, 1000, "--max-errors"); break;
-		case OPT_LINE_LIMIT: c.line_limit = (unsigned)number(optarg, 1000000, "--line-limit"); break;
+		case OPT_MAX_ERRORS: c.max_errors = (unsigned)cli_number(optarg, 0, 1000, "--max-errors"); break;
+		case OPT_LINE_LIMIT: c.line_limit = (unsigned)cli_number(optarg, 0, 1000000, "--line-limit"); break;
 		case OPT_BARE_NEWLINE:
 			if (strcmp(optarg, "reject") == 0)
 				c.normalize_newlines = 0;
 			else if (strcmp(optarg, "normalize") == 0)
 				c.normalize_newlines = 1;
 			else
-				die_usage("--bare-newline takes reject or normalize");
+				cli_usage("--bare-newline takes reject or normalize");
 			break;
 		case OPT_AUTH_PLAINTEXT: c.auth_plaintext = 1; break;
 		case OPT_CONFIG: config = optarg; break;
@@ -189,16 +164,16 @@ int main(int argc, char **argv)
 		case OPT_TLS: implicit_tls = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mail-recv (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
-		default: die_usage("unknown option or missing argument");
+		default: cli_usage("unknown option or missing argument");
 		}
 	}
 	if (optind != argc)
-		die_usage("no arguments expected");
+		cli_usage("no arguments expected");
 	if (c.max_rcpt == 0 || c.max_errors == 0 || c.line_limit < 78 || timeout == 0 ||
 	    c.session_timeout == 0)
-		die_usage("limits must be positive (and --line-limit at least 78)");
+		cli_usage("limits must be positive (and --line-limit at least 78)");
 	if (conf_load(&conf, config, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	signal(SIGPIPE, SIG_IGN);
 
 	hostname_flag = hostname != NULL;
@@ -206,8 +181,8 @@ int main(int argc, char **argv)
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
 	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()") != NULL)) {
 		if (hostname_flag)
-			die_usage("--hostname must be a name, without blanks");
-		die(EX_CONFIG, "the hostname must be a name, without blanks");
+			cli_usage("--hostname must be a name, without blanks");
+		cli_die(EX_CONFIG, "the hostname must be a name, without blanks");
 	}
 	if (hostname == NULL) {
 		if (gethostname(host, sizeof host - 1) < 0)
@@ -219,21 +194,21 @@ int main(int argc, char **argv)
 	c.queue_dir = queue ? queue : conf_get(&conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
 	if (c.queue_dir[0] != '/') {
 		if (queue)
-			die_usage("--queue must be an absolute path");
-		die(EX_CONFIG, "the queue directory must be an absolute path");
+			cli_usage("--queue must be an absolute path");
+		cli_die(EX_CONFIG, "the queue directory must be an absolute path");
 	}
 	if (size_arg != NULL)
-		max_size = number(size_arg, 1UL << 40, "--max-size");
+		max_size = cli_number(size_arg, 0, 1UL << 40, "--max-size");
 	else if (conf_get_uint(&conf, CONF_MAX_MESSAGE_SIZE, DEFAULT_MAX_SIZE, 1UL << 40, &max_size, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	c.max_size = max_size;
 	if (deliver)
 		c.deliver = deliver_argv = split_argv(deliver);
 	if (conf_get_ms(&conf, CONF_AUTH_FAILURE_DELAY, 2000, &c.auth_delay_ms, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 
 	if (resolver_configure(&r, &conf, hostname, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	c.resolver = &r;
 	c.users_file = r.users_file;
 	c.realm = r.domain;
@@ -260,28 +235,28 @@ int main(int argc, char **argv)
 			c.relay_client = net_cidr_match(ip, relay[i]);
 		for (char *tok = copy ? strtok(copy, ", \t") : NULL; tok; tok = strtok(NULL, ", \t")) {
 			if (!net_cidr_valid(tok))
-				die(EX_CONFIG, "relay_from takes addresses or ADDRESS/BITS");
+				cli_die(EX_CONFIG, "relay_from takes addresses or ADDRESS/BITS");
 			c.relay_client = c.relay_client || net_cidr_match(ip, tok);
 		}
 		free(copy);
 	}
 	/* with --deliver too: the message waits in its tmp/ while it is handed on */
 	if (queue_init(c.queue_dir, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 
 	if (cert == NULL)
 		cert = conf_get(&conf, CONF_TLS_CERT, NULL);
 	if (key == NULL)
 		key = conf_get(&conf, CONF_TLS_KEY, cert);
 	if (implicit_tls && cert == NULL)
-		die_usage("--tls needs a certificate (--cert or tls_cert)");
+		cli_usage("--tls needs a certificate (--cert or tls_cert)");
 	if (cert != NULL) {
 		/* GnuTLS is loaded only when a client asks for TLS */
 		char ticket[PATH_MAX];
 
 		snprintf(ticket, sizeof ticket, "%s/tls-ticket.key", c.queue_dir);
 		if (tls_server_new(&tls, cert, key, ticket, &e) < 0)
-			die(e.code, e.msg);
+			cli_die(e.code, "%s", e.msg);
 		c.tls_prepare = tls_hook_prepare;
 		c.starttls = tls_hook_handshake;
 		tls_server_set_log(tls, "mail-recv", ip);

@@ -43,19 +43,19 @@ static void add_rcpt(struct rcpts *r, struct send_config *c, const char *a, size
 	if (len == 0)
 		return;
 	if (len >= sizeof addr)
-		die(EX_DATAERR, "recipient address too long");
+		cli_die(EX_DATAERR, "recipient address too long");
 	memcpy(addr, a, len);
 	addr[len] = '\0';
 	if (addr_qualify(addr, c->domain, full, sizeof full) < 0 || !addr_valid(full))
-		die(EX_DATAERR, "bad recipient address: %s", addr);
+		cli_die(EX_DATAERR, "bad recipient address: %s", addr);
 	for (size_t i = 0; i < r->n; i++)
 		if (strcasecmp(r->v[i], full) == 0)
 			return;   /* one copy each, as sendmail sends it */
 	if (r->n == RCPT_MAX)
-		die(EX_DATAERR, "more than %d recipients", RCPT_MAX);
+		cli_die(EX_DATAERR, "more than %d recipients", RCPT_MAX);
 	if ((r->v = realloc(r->v, (r->n + 1) * sizeof *r->v)) == NULL ||
 	    (r->v[r->n] = strdup(full)) == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	r->n++;
 }
 
@@ -136,7 +136,7 @@ static long read_line(char *buf, size_t size, int *eol)
 	}
 	if (ch == EOF && n == 0 && !*eol) {
 		if (ferror(stdin))
-			die(EX_IOERR, "read standard input: %s", strerror(errno));
+			cli_die(EX_IOERR, "read standard input: %s", strerror(errno));
 		return -1;
 	}
 	buf[n] = '\0';
@@ -216,21 +216,21 @@ int inject_main(struct send_config *c, int argc, char **argv)
 				break;
 			if (strcmp(optarg, "p") == 0)
 				return runner_list(c);
-			die(EX_USAGE, "-b%s is not supported (only -bm and -bp)", optarg);
+			cli_die(EX_USAGE, "-b%s is not supported (only -bm and -bp)", optarg);
 		case 'q':
 			if (optarg != NULL)
-				die(EX_USAGE, "-q%s: use mail-send --daemon for a resident runner", optarg);
+				cli_die(EX_USAGE, "-q%s: use mail-send --daemon for a resident runner", optarg);
 			return runner_run(c, 0);
 		case 'h': usage(); return 0;
 		case 'C': case 'L': case 'X': case 'G': case 'U':
 			break;   /* sendmail's config, syslog label, log file, ...: not ours */
 		default:
-			die(EX_USAGE, "unknown option -%c (see mail-send --help)", optopt);
+			cli_die(EX_USAGE, "unknown option -%c (see mail-send --help)", optopt);
 		}
 	}
 	if (conf_get_uint(&c->conf, CONF_MAX_MESSAGE_SIZE, DEFAULT_MAX_SIZE, 1UL << 40,
 	                  &max_size, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 
 	/* the envelope sender */
 	{
@@ -251,12 +251,12 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			len -= 2;
 		}
 		if (len >= sizeof bare)
-			die(EX_DATAERR, "sender address too long");
+			cli_die(EX_DATAERR, "sender address too long");
 		memcpy(bare, sender, len);
 		bare[len] = '\0';
 		if (addr_qualify(bare, c->domain, sender_buf, sizeof sender_buf) < 0 ||
 		    !addr_valid(sender_buf))
-			die(EX_DATAERR, "bad sender address: %s", bare);
+			cli_die(EX_DATAERR, "bad sender address: %s", bare);
 	}
 	if (notify != NULL) {
 		static char up[64];
@@ -273,7 +273,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			good = strcmp(w, "SUCCESS") == 0 || strcmp(w, "FAILURE") == 0 ||
 			       strcmp(w, "DELAY") == 0 || (strcmp(w, "NEVER") == 0 && strcmp(up, "NEVER") == 0);
 		if (!good || up[0] == '\0' || up[0] == ',' || up[strlen(up) - 1] == ',' || strstr(up, ",,"))
-			die(EX_USAGE, "-N takes never, or success, failure and delay separated by commas");
+			cli_die(EX_USAGE, "-N takes never, or success, failure and delay separated by commas");
 		notify = up;
 	}
 	if (ret != NULL) {
@@ -282,7 +282,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 		else if (strcasecmp(ret, "hdrs") == 0)
 			ret = "HDRS";
 		else
-			die(EX_USAGE, "-R takes full or hdrs");
+			cli_die(EX_USAGE, "-R takes full or hdrs");
 	}
 	if (body != NULL) {
 		if (strcasecmp(body, "8bitmime") == 0)
@@ -290,10 +290,10 @@ int inject_main(struct send_config *c, int argc, char **argv)
 		else if (strcasecmp(body, "7bit") == 0)
 			body = "7BIT";
 		else
-			die(EX_USAGE, "-B takes 7bit or 8bitmime");
+			cli_die(EX_USAGE, "-B takes 7bit or 8bitmime");
 	}
 	if (envid != NULL && (strlen(envid) > 100 || strspn(envid, "!\"#$%&'()*,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != strlen(envid)))
-		die(EX_USAGE, "-V takes up to 100 printable characters, no '+' or '='");
+		cli_die(EX_USAGE, "-V takes up to 100 printable characters, no '+' or '='");
 	for (int i = optind; i < argc; i++)
 		add_address_list(&r, c, argv[i]);
 
@@ -307,22 +307,22 @@ int inject_main(struct send_config *c, int argc, char **argv)
 
 			fields[nfields - 1] = realloc(fields[nfields - 1], old + (size_t)n + 2);
 			if (fields[nfields - 1] == NULL)
-				die(EX_OSERR, "out of memory");
+				cli_die(EX_OSERR, "out of memory");
 			fields[nfields - 1][old] = '\n';
 			memcpy(fields[nfields - 1] + old + 1, line, (size_t)n + 1);
 		} else if (is_field(line, (size_t)n)) {
 			if ((fields = realloc(fields, (nfields + 1) * sizeof *fields)) == NULL ||
 			    (fields[nfields] = strdup(line)) == NULL)
-				die(EX_OSERR, "out of memory");
+				cli_die(EX_OSERR, "out of memory");
 			nfields++;
 		} else {
 			break;   /* no header: the message starts with its body */
 		}
 		if (!eol)
-			die(EX_DATAERR, "header line longer than %d bytes", LINE_MAX_INJECT - 2);
+			cli_die(EX_DATAERR, "header line longer than %d bytes", LINE_MAX_INJECT - 2);
 		hbytes += (size_t)n + 1;
 		if (hbytes > HEADER_MAX)
-			die(EX_DATAERR, "header longer than %lu bytes", HEADER_MAX);
+			cli_die(EX_DATAERR, "header longer than %lu bytes", HEADER_MAX);
 	}
 	if (extract)
 		for (size_t i = 0; i < nfields; i++)
@@ -330,12 +330,12 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			    field_is(fields[i], "Bcc"))
 				add_address_list(&r, c, strchr(fields[i], ':') + 1);
 	if (r.n == 0)
-		die(EX_USAGE, extract ? "no recipients in the command line, To:, Cc: or Bcc:"
+		cli_die(EX_USAGE, extract ? "no recipients in the command line, To:, Cc: or Bcc:"
 		                      : "no recipients (give addresses, or -t)");
 
 	qr = calloc(r.n, sizeof *qr);
 	if (qr == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (size_t i = 0; i < r.n; i++) {
 		qr[i].address = r.v[i];
 		qr[i].notify = notify;
@@ -347,7 +347,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 	env.nrcpt = r.n;
 	env.body = body;
 	if (queue_init(c->queue_dir, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	{
 		/* a user who may not write tmp/ drops the message into incoming/,
 		 * where the runner picks it up and vouches for the user ID */
@@ -358,7 +358,7 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			pickup = 1;
 	}
 	if (queue_open_in(&m, c->queue_dir, pickup ? QUEUE_INCOMING : QUEUE_MSG, &env, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	{
 		char date[64], buf[1024];
 		time_t now = time(NULL);
@@ -431,12 +431,12 @@ int inject_main(struct send_config *c, int argc, char **argv)
 			size += (uint64_t)n + 1;
 			if (size + hbytes > max_size) {
 				queue_abort(&m);
-				die(EX_DATAERR, "message larger than %lu bytes (max_message_size)", max_size);
+				cli_die(EX_DATAERR, "message larger than %lu bytes (max_message_size)", max_size);
 			}
 		}
 	}
 	if (queue_commit(&m, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	queue_trigger(c->queue_dir);
 	if (c->verbose)
 		fprintf(stderr, "mail-send: queued as %s\n", m.id);

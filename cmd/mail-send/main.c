@@ -52,27 +52,9 @@ static const char usage_text[] =
 "  -h, --help     show this help;  --version  show the version\n"
 "Environment: MAIL_CONF.\n";
 
-void die(int code, const char *fmt, ...)
-{
-	char msg[600], safe[700];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "mail-send: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
-	exit(code);
-}
-
 void usage(void)
 {
 	fputs(usage_text, stdout);
-}
-
-static __attribute__((noreturn)) void die_usage(const char *msg)
-{
-	fprintf(stderr, "mail-send: %s (see mail-send --help)\n", msg);
-	exit(EX_USAGE);
 }
 
 /* "domain=host[:port]" or "domain=[address]:port" into r. */
@@ -125,9 +107,9 @@ const struct route *route_for(const struct send_config *c, const char *domain)
 static void add_route(struct send_config *c, const char *s, const char *where, int code)
 {
 	if (c->nroutes == MAX_ROUTES)
-		die(code, "%s: more than %d routes", where, MAX_ROUTES);
+		cli_die(code, "%s: more than %d routes", where, MAX_ROUTES);
 	if (parse_route(s, &c->routes[c->nroutes]) < 0)
-		die(code, "%s: bad route \"%s\": DOMAIN=HOST[:PORT] expected", where, s);
+		cli_die(code, "%s: bad route \"%s\": DOMAIN=HOST[:PORT] expected", where, s);
 	c->nroutes++;
 }
 
@@ -140,7 +122,7 @@ static char **split_command(const char *s, char **buf)
 	size_t n = 0;
 
 	if (copy == NULL || v == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (const char *p = s; *p; p++) {
 		if (*p == '|') {
 			*q++ = ' ';
@@ -155,9 +137,9 @@ static char **split_command(const char *s, char **buf)
 	for (char *tok = strtok(copy, " \t"); tok != NULL; tok = strtok(NULL, " \t"))
 		v[n++] = tok;
 	if (n == 0 || strcmp(v[0], "|") == 0 || strcmp(v[n - 1], "|") == 0)
-		die(EX_CONFIG, "delivery_command must be programs separated by |");
+		cli_die(EX_CONFIG, "delivery_command must be programs separated by |");
 	if (n > DELIVERY_WORDS_MAX)
-		die(EX_CONFIG, "delivery_command has more than %d words", DELIVERY_WORDS_MAX);
+		cli_die(EX_CONFIG, "delivery_command has more than %d words", DELIVERY_WORDS_MAX);
 	return v;
 }
 
@@ -223,7 +205,7 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 			char msg[160];
 
 			snprintf(msg, sizeof msg, "unknown option %.100s", a);
-			die_usage(msg);
+			cli_usage(msg);
 		}
 		if (longopts[k].arg) {
 			if (a[2 + len] == '=')
@@ -234,10 +216,10 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 				char msg[160];
 
 				snprintf(msg, sizeof msg, "--%s needs a value", longopts[k].name);
-				die_usage(msg);
+				cli_usage(msg);
 			}
 		} else if (a[2 + len] == '=') {
-			die_usage("an option without a value was given one");
+			cli_usage("an option without a value was given one");
 		}
 		switch (longopts[k].opt) {
 		case OPT_HELP: usage(); exit(0);
@@ -247,7 +229,7 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 			unsigned long jobs;
 
 			if (conf_parse_uint(val, 100, &jobs) < 0 || jobs == 0)
-				die_usage("--jobs takes a number from 1 to 100");
+				cli_usage("--jobs takes a number from 1 to 100");
 			c->jobs = (unsigned)jobs;
 			break;
 		}
@@ -257,7 +239,7 @@ static int take_long_options(struct send_config *c, int *argc, char **argv,
 		case OPT_CONFIG: *config = val; break;
 		default:
 			if (mode && mode != longopts[k].opt)
-				die_usage("only one of --run, --daemon, --list, --delete, --hold, --release");
+				cli_usage("only one of --run, --daemon, --list, --delete, --hold, --release");
 			mode = longopts[k].opt;
 		}
 	}
@@ -276,7 +258,7 @@ static int queue_command(struct send_config *c, int mode, int argc, char **argv)
 	int rc = 0;
 
 	if (argc < 2)
-		die_usage("--delete, --hold and --release take queue IDs");
+		cli_usage("--delete, --hold and --release take queue IDs");
 	for (int i = 1; i < argc; i++) {
 		const char *id = argv[i];
 		char from[PATH_MAX], to[PATH_MAX];
@@ -356,15 +338,16 @@ int main(int argc, char **argv)
 	struct err e;
 	int mode, rc = 0;
 
+	cli_init("mail-send");
 	prog = strrchr(argv[0], '/');
 	prog = prog ? prog + 1 : argv[0];
 	mode = take_long_options(&c, &argc, argv, &config, &queue, &hostname);
 	if (mode == 0 && strcmp(prog, "mailq") == 0)
 		mode = OPT_LIST;
 	if (conf_load(&c.conf, config, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	if (hostname != NULL && (hostname[0] == '\0' || strpbrk(hostname, " \t()<>@") != NULL))
-		die_usage("--hostname must be a name, without blanks");
+		cli_usage("--hostname must be a name, without blanks");
 	if (hostname == NULL)
 		hostname = conf_get(&c.conf, CONF_HOSTNAME, NULL);
 	if (hostname == NULL) {
@@ -374,15 +357,15 @@ int main(int argc, char **argv)
 		hostname = host;
 	}
 	if (hostname[0] == '\0' || strpbrk(hostname, " \t()<>@") != NULL)
-		die(EX_CONFIG, "the hostname must be a name, without blanks");
+		cli_die(EX_CONFIG, "the hostname must be a name, without blanks");
 	c.hostname = hostname;
 	if (queue != NULL && queue[0] != '/')
-		die_usage("--queue must be an absolute path");
+		cli_usage("--queue must be an absolute path");
 	c.queue_dir = queue ? queue : conf_get(&c.conf, CONF_QUEUE_DIR, QUEUE_DIR_DEFAULT);
 	if (c.queue_dir[0] != '/')
-		die(EX_CONFIG, "the queue directory must be an absolute path");
+		cli_die(EX_CONFIG, "the queue directory must be an absolute path");
 	if (resolver_configure(&c.resolver, &c.conf, hostname, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	c.domain = c.resolver.domain;
 	c.mail_root = conf_get(&c.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if ((v = conf_get(&c.conf, CONF_DELIVERY_COMMAND, NULL)) != NULL)
@@ -392,7 +375,7 @@ int main(int argc, char **argv)
 	    conf_get_duration(&c.conf, CONF_RETRY_MAX, 4 * 3600, &c.retry_max, &e) < 0 ||
 	    conf_get_duration(&c.conf, CONF_QUEUE_LIFETIME, 5 * 86400, &c.lifetime, &e) < 0 ||
 	    conf_get_duration(&c.conf, CONF_DELAY_WARNING, 4 * 3600, &c.delay_warning, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	if (c.retry_min == 0)
 		c.retry_min = 1;
 	if (c.retry_max < c.retry_min)
@@ -407,24 +390,24 @@ int main(int argc, char **argv)
 	c.relayhost = conf_get(&c.conf, CONF_RELAYHOST, NULL);
 	if (c.relayhost != NULL && strncmp(c.relayhost, "smtp://", 7) != 0 &&
 	    strncmp(c.relayhost, "smtps://", 8) != 0)
-		die(EX_CONFIG, "relayhost must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+		cli_die(EX_CONFIG, "relayhost must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
 	c.relay_auth_file = conf_get(&c.conf, CONF_RELAY_AUTH_FILE, NULL);
 	c.smtp_tls = conf_get(&c.conf, CONF_SMTP_TLS, "may");
 	if (strcmp(c.smtp_tls, "may") != 0 && strcmp(c.smtp_tls, "encrypt") != 0 &&
 	    strcmp(c.smtp_tls, "verify") != 0)
-		die(EX_CONFIG, "smtp_tls must be may, encrypt or verify");
+		cli_die(EX_CONFIG, "smtp_tls must be may, encrypt or verify");
 	c.ca_file = conf_get(&c.conf, CONF_TLS_CA_FILE, NULL);
 	if (conf_get_bool(&c.conf, CONF_MTA_STS, 1, &c.mta_sts, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	if ((v = conf_get(&c.conf, CONF_DELIVERY_USER, NULL)) != NULL && geteuid() == 0) {
 		/* a root runner delivers as this user, never as root */
 		static struct run_as as;
 		struct passwd *pw = getpwnam(v);
 
 		if (pw == NULL)
-			die(EX_CONFIG, "delivery_user %s: no such user", v);
+			cli_die(EX_CONFIG, "delivery_user %s: no such user", v);
 		if (pw->pw_uid == 0)
-			die(EX_CONFIG, "delivery_user must not be root");
+			cli_die(EX_CONFIG, "delivery_user must not be root");
 		as.uid = pw->pw_uid;
 		as.gid = pw->pw_gid;
 		as.name = v;
@@ -441,12 +424,12 @@ int main(int argc, char **argv)
 			if (strcmp(argv[i], "-v") == 0)
 				c.verbose = 1;
 			else
-				die_usage("--run and --daemon take no arguments but -v");
+				cli_usage("--run and --daemon take no arguments but -v");
 		rc = runner_run(&c, mode == OPT_DAEMON);
 		break;
 	case OPT_LIST:
 		if (argc > 1)
-			die_usage("--list takes no arguments");
+			cli_usage("--list takes no arguments");
 		rc = runner_list(&c);
 		break;
 	default:

@@ -242,7 +242,7 @@ static int fetch(const struct send_config *c, const char *domain, const char *co
 	CURLcode rc;
 
 	if (h == NULL || (b->data = malloc(POLICY_MAX)) == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	b->len = 0;
 	snprintf(url, sizeof url, "https://mta-sts.%s/.well-known/mta-sts.txt", domain);
 	curl_easy_setopt(h, CURLOPT_URL, url);

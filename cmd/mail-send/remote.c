@@ -367,7 +367,7 @@ static int transaction(struct send_config *c, const struct queue_file *f, const 
 	t.rcpt_code = calloc(n, sizeof *t.rcpt_code);
 	t.rcpt_text = calloc(n, sizeof *t.rcpt_text);
 	if (h == NULL || t.rcpt_code == NULL || t.rcpt_text == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		rcpts = curl_slist_append(rcpts, r[i].address);
 	curl_easy_setopt(h, CURLOPT_URL, url);

@@ -148,12 +148,12 @@ static struct work *add_work(struct work **w, size_t *nw, size_t i, const char *
 	struct work *x;
 
 	if ((*w = realloc(*w, (*nw + 1) * sizeof **w)) == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	x = &(*w)[(*nw)++];
 	memset(x, 0, sizeof *x);
 	x->rcpt = i;
 	if ((x->target = strdup(target)) == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	return x;
 }
 
@@ -237,7 +237,7 @@ static void group_deliver(struct send_config *c, const struct queue_file *f, str
 	struct remote_rcpt *rr = calloc(g->to - g->from, sizeof *rr);
 
 	if (rr == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (size_t j = g->from; j < g->to; j++) {
 		rr[j - g->from].address = w[j].target;
 		rr[j - g->from].o = &w[j].o;
@@ -264,7 +264,7 @@ static void deliver_remote_groups(struct send_config *c, const struct queue_file
 		            strcasecmp(addr_domain(w[k].target), addr_domain(w[i].target)) == 0; k++)
 			w[k].done = 1;
 		if ((g = realloc(g, (ng + 1) * sizeof *g)) == NULL)
-			die(EX_OSERR, "out of memory");
+			cli_die(EX_OSERR, "out of memory");
 		g[ng++] = (struct group){ .from = i, .to = k, .pid = -1, .fd = -1 };
 	}
 	for (size_t start = 0; start < ng; start += c->jobs) {
@@ -351,7 +351,7 @@ static void notify(struct send_config *c, const struct queue_file *f, struct que
 	struct err e;
 
 	if (idx == NULL)
-		die(EX_OSERR, "out of memory");
+		cli_die(EX_OSERR, "out of memory");
 	for (size_t i = 0; i < f->env.nrcpt; i++) {
 		const struct queue_event *ev = queue_state_get(s, i, SUMMARY);
 
@@ -786,7 +786,7 @@ int runner_run(struct send_config *c, int daemon)
 	int fifo = -1;
 
 	if (queue_init(c->queue_dir, &e) < 0)
-		die(e.code, "%s", e.msg);
+		cli_die(e.code, "%s", e.msg);
 	remote_global_init();
 	signal(SIGPIPE, SIG_IGN);
 	clean_debris(c);
@@ -806,7 +806,7 @@ int runner_run(struct send_config *c, int daemon)
 		/* read-write, so that it never reads end-of-file between writers */
 		fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (fifo < 0)
-			die(EX_TEMPFAIL, "open %s: %s", path, strerror(errno));
+			cli_die(EX_TEMPFAIL, "open %s: %s", path, strerror(errno));
 	}
 	fprintf(stderr, "mail-send: runner started, queue %s\n", c->queue_dir);
 	for (time_t last_clean = time(NULL); !stopping;) {
@@ -889,7 +889,7 @@ int runner_list(struct send_config *c)
 		long n = queue_list(c->queue_dir, subs[k], &ids, &e);
 
 		if (n < 0)
-			die(e.code, "%s", e.msg);
+			cli_die(e.code, "%s", e.msg);
 		for (long i = 0; i < n; i++)
 			list_one(c, subs[k], ids[i], now);
 		total += n;

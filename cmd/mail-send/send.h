@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "alias.h"
+#include "cli.h"
 #include "conf.h"
 #include "queue.h"
 #include "run.h"
@@ -53,8 +54,7 @@ struct outcome {
 	                                    550 ... (in reply to RCPT TO)" */
 };
 
-/* Print "mail-send: reason" on stderr and exit with code. */
-__attribute__((noreturn, format(printf, 2, 3))) void die(int code, const char *fmt, ...);
+
 
 /* The --help text, on stdout. */
 void usage(void);

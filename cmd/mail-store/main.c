@@ -18,6 +18,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "err.h"
 #include "maildir.h"
@@ -47,20 +48,6 @@ static const char usage_text[] =
 "Without --maildir or --mbox: $MAILBOX (a Maildir when it ends in '/'), else\n"
 "home_mailbox from mail.conf (default Maildir/) under $HOME.\n"
 "Environment: SENDER, RECIPIENT, MAILBOX, HOME, USER, MAIL_CONF, TMPDIR.\n";
-
-static __attribute__((noreturn)) void die(int code, const char *msg)
-{
-	char safe[600];
-
-	fprintf(stderr, "mail-store: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
-	exit(code);
-}
-
-static __attribute__((noreturn)) void die_usage(const char *msg)
-{
-	fprintf(stderr, "mail-store: %s (see mail-store --help)\n", msg);
-	exit(EX_USAGE);
-}
 
 /* An envelope address from a flag or the environment, "<a@b>" or "a@b",
  * "" or "<>" for the null sender, copied into buf without the brackets.
@@ -105,7 +92,7 @@ static const char *home_dir(void)
 	} else {
 		pw = getpwuid(getuid());
 		if (pw == NULL)
-			die(EX_NOUSER, "no home directory: set HOME or use --maildir/--mbox");
+			cli_die(EX_NOUSER, "no home directory: set HOME or use --maildir/--mbox");
 	}
 	return pw->pw_dir;
 }
@@ -148,6 +135,7 @@ int main(int argc, char **argv)
 	unsigned long lock_timeout;
 	int quota_code = EX_TEMPFAIL, verbose = 0, c;
 
+	cli_init("mail-store");
 	/* Over RLIMIT_FSIZE, write() must fail with EFBIG so the append is
 	 * undone, rather than the process dying half-way. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -169,17 +157,17 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-store (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
-		case ':': die_usage("option needs an argument");
-		default: die_usage("unknown option");
+		case ':': cli_usage("option needs an argument");
+		default: cli_usage("unknown option");
 		}
 	}
 	if (optind != argc)
-		die_usage("unexpected argument");
+		cli_usage("unexpected argument");
 	if (maildir != NULL && mbox != NULL)
-		die_usage("--maildir and --mbox are exclusive");
+		cli_usage("--maildir and --mbox are exclusive");
 
 	if (conf_load(&conf, config, &e) < 0)
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	if (sender == NULL && (s = getenv("SENDER")) != NULL)
 		sender = envelope_address(s, "sender", sender_buf);
 	if (recipient == NULL && (s = getenv("RECIPIENT")) != NULL)
@@ -189,19 +177,19 @@ int main(int argc, char **argv)
 	if (hostname == NULL) {
 		hostname = conf_get(&conf, CONF_HOSTNAME, NULL);
 		if (hostname != NULL && hostname[0] == '\0')
-			die(EX_CONFIG, "empty hostname in the configuration");
+			cli_die(EX_CONFIG, "empty hostname in the configuration");
 	}
 	if (lock_arg != NULL) {
 		char *end;
 		lock_timeout = strtoul(lock_arg, &end, 10);
 		if (*lock_arg < '0' || *lock_arg > '9' || *end != '\0' || lock_timeout > 86400)
-			die_usage("--lock-timeout takes seconds from 0 to 86400");
+			cli_usage("--lock-timeout takes seconds from 0 to 86400");
 	} else if (conf_get_uint(&conf, CONF_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT, 86400,
 	                         &lock_timeout, &e) < 0) {
-		die(e.code, e.msg);
+		cli_die(e.code, "%s", e.msg);
 	}
 	if (quota_arg != NULL && quota_parse(quota_arg, &quota, &e) < 0)
-		die_usage(e.msg);
+		cli_usage(e.msg);
 
 	if (maildir == NULL && mbox == NULL) {
 		/* $MAILBOX, as mail-send sets it for a delivery_command; else
@@ -211,15 +199,15 @@ int main(int argc, char **argv)
 
 		if ((s = getenv("MAILBOX")) != NULL && s[0] != '\0') {
 			if (s[0] != '/')
-				die(EX_CONFIG, "MAILBOX must be an absolute path");
+				cli_die(EX_CONFIG, "MAILBOX must be an absolute path");
 			w = snprintf(path, sizeof path, "%s", s);
 		} else {
 			if (hm[0] == '\0' || hm[0] == '/')
-				die(EX_CONFIG, "home_mailbox must be a path relative to the home directory");
+				cli_die(EX_CONFIG, "home_mailbox must be a path relative to the home directory");
 			w = snprintf(path, sizeof path, "%s/%s", home_dir(), hm);
 		}
 		if (w < 0 || (size_t)w >= sizeof path)
-			die(EX_CONFIG, "mailbox path too long");
+			cli_die(EX_CONFIG, "mailbox path too long");
 		/* a trailing '/' makes it a Maildir */
 		if (path[w - 1] == '/') {
 			while (w > 1 && path[w - 1] == '/')
@@ -230,9 +218,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (folder != NULL && mbox != NULL)
-		die_usage("--folder needs a Maildir");
+		cli_usage("--folder needs a Maildir");
 	if (quota_arg != NULL && mbox != NULL)
-		die_usage("--quota needs a Maildir");
+		cli_usage("--quota needs a Maildir");
 
 	mo.return_path = sender;
 	mo.delivered_to = recipient;
@@ -243,14 +231,14 @@ int main(int argc, char **argv)
 			.quota = quota_arg != NULL ? &quota : NULL, .over_quota_code = quota_code,
 		};
 		if (maildir_deliver(&d, 0, &e) < 0)
-			die(e.code, e.msg);
+			cli_die(e.code, "%s", e.msg);
 		report(verbose, d.path, &d.stats);
 	} else {
 		struct mbox_delivery d = {
 			.path = mbox, .sender = sender, .msg = &mo, .lock_timeout = (int)lock_timeout,
 		};
 		if (mbox_deliver(&d, 0, &e) < 0)
-			die(e.code, e.msg);
+			cli_die(e.code, "%s", e.msg);
 		report(verbose, mbox, &d.stats);
 	}
 	conf_free(&conf);

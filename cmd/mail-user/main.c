@@ -28,6 +28,7 @@
 #include "addr.h"
 #include "alias.h"
 #include "auth.h"
+#include "cli.h"
 #include "conf.h"
 #include "err.h"
 #include "file.h"
@@ -87,23 +88,9 @@ struct settings {
 
 static struct settings S;
 
-static __attribute__((noreturn)) void die(int code, const char *msg)
-{
-	char safe[600];
-
-	fprintf(stderr, "mail-user: %s\n", err_escape(safe, sizeof safe, msg, strlen(msg)));
-	exit(code);
-}
-
 static __attribute__((noreturn)) void die_err(const struct err *e)
 {
-	die(e->code ? e->code : EX_SOFTWARE, e->msg);
-}
-
-static __attribute__((noreturn)) void die_usage(const char *msg)
-{
-	fprintf(stderr, "mail-user: %s (see mail-user --help)\n", msg);
-	exit(EX_USAGE);
+	cli_die(e->code ? e->code : EX_SOFTWARE, "%s", e->msg);
 }
 
 static __attribute__((format(printf, 1, 2))) void warn(const char *fmt, ...)
@@ -136,7 +123,7 @@ static void load_settings(const char *config, const char *users, const char *ali
 	S.domain = S.r.domain;
 	S.mail_root = conf_get(&S.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if (S.mail_root[0] != '/')
-		die(EX_CONFIG, "mail_root must be an absolute path");
+		cli_die(EX_CONFIG, "mail_root must be an absolute path");
 	if (conf_get_ms(&S.conf, CONF_AUTH_FAILURE_DELAY, DEFAULT_AUTH_DELAY_MS,
 	                &S.auth_delay_ms, &e) < 0)
 		die_err(&e);
@@ -198,12 +185,12 @@ static void read_password(char *pw)
 		int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
 
 		if (tty < 0)
-			die(EX_OSERR, "cannot open the terminal");
+			cli_die(EX_OSERR, "cannot open the terminal");
 		n = prompt(tty, "New password: ", pw);
 		if (n >= 0 && prompt(tty, "Retype new password: ", again) >= 0 &&
 		    strcmp(pw, again) != 0) {
 			explicit_bzero(again, sizeof again);
-			die(EX_DATAERR, "the passwords differ");
+			cli_die(EX_DATAERR, "the passwords differ");
 		}
 		explicit_bzero(again, sizeof again);
 		close(tty);
@@ -211,9 +198,9 @@ static void read_password(char *pw)
 		n = read_line(0, pw);
 	}
 	if (n < 0)
-		die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
+		cli_die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
 	if (n == 0)
-		die(EX_DATAERR, "empty password");
+		cli_die(EX_DATAERR, "empty password");
 }
 
 struct pwopts {
@@ -250,7 +237,7 @@ static unsigned long parse_iterations(const char *s)
 	errno = 0;
 	n = strtoul(s, &end, 10);
 	if (errno || *end || s[0] < '0' || s[0] > '9' || n < 4096 || n > 10000000)
-		die_usage("--scram-iterations takes a number from 4096 to 10000000");
+		cli_usage("--scram-iterations takes a number from 4096 to 10000000");
 	return n;
 }
 
@@ -259,7 +246,7 @@ static unsigned long parse_iterations(const char *s)
 static void need_address(const char *a)
 {
 	if (!addr_valid(a))
-		die(EX_DATAERR, "not a valid address (local@domain)");
+		cli_die(EX_DATAERR, "not a valid address (local@domain)");
 }
 
 static void open_users(struct users_file *f, int edit)
@@ -283,17 +270,13 @@ static void commit_users(struct users_file *f)
  * account it belongs to, so that "del" never removes more than was named. */
 static long find_account(struct users_file *f, const char *addr)
 {
-	char msg[2 * ADDR_MAX + 64];
 	long i = users_find(f, addr);
 
 	if (i < 0) {
-		snprintf(msg, sizeof msg, "no such account: %.254s", addr);
-		die(EX_NOUSER, msg);
+		cli_die(EX_NOUSER, "no such account: %.254s", addr);
 	}
 	if (strcasecmp(f->user[i].address, addr) != 0) {
-		snprintf(msg, sizeof msg, "%.254s is an address of the account %s", addr,
-		         f->user[i].address);
-		die(EX_NOUSER, msg);
+		cli_die(EX_NOUSER, "%.254s is an address of the account %s", addr, f->user[i].address);
 	}
 	return i;
 }
@@ -332,7 +315,7 @@ static void bad_option(char **argv)
 	char msg[200];
 
 	snprintf(msg, sizeof msg, "%s: unknown option or missing argument", argv[0]);
-	die_usage(msg);
+	cli_usage(msg);
 }
 
 /* ---- account commands ---- */
@@ -375,7 +358,7 @@ static int cmd_add(int argc, char **argv)
 
 				if (snprintf(addrs + at, sizeof addrs - at, "%s%s", at ? "," : "",
 				             optarg) >= (int)(sizeof addrs - at))
-					die_usage("too many --address");
+					cli_usage("too many --address");
 			}
 			break;
 		case OPT_SCHEME: pw.scheme = optarg; break;
@@ -385,15 +368,15 @@ static int cmd_add(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		die_usage("add takes one address");
+		cli_usage("add takes one address");
 	snprintf(address, sizeof address, "%s", argv[optind]);
 	need_address(address);
 	addr_lower(address);
 	addr_lower(addrs);
 	if (maildir && mbox)
-		die_usage("--maildir and --mbox exclude each other");
+		cli_usage("--maildir and --mbox exclude each other");
 	if (strchr(name, '\n') || strchr(name, '\r') || strchr(name, '\t'))
-		die_usage("--name may not hold control characters");
+		cli_usage("--name may not hold control characters");
 	if (quota[0] && quota_parse(quota, &q, &e) < 0)
 		die_err(&e);
 	if (maildir) {
@@ -401,21 +384,21 @@ static int cmd_add(int argc, char **argv)
 
 		if (n == 0 || snprintf(mailbox, sizeof mailbox, "%s%s", maildir,
 		                       maildir[n - 1] == '/' ? "" : "/") >= (int)sizeof mailbox)
-			die_usage("bad --maildir");
+			cli_usage("bad --maildir");
 	} else if (mbox) {
 		if (mbox[0] == '\0' || mbox[strlen(mbox) - 1] == '/' ||
 		    snprintf(mailbox, sizeof mailbox, "%s", mbox) >= (int)sizeof mailbox)
-			die_usage("--mbox names a file, not a directory");
+			cli_usage("--mbox names a file, not a directory");
 	} else {
 		const char *domain = addr_domain(address);
 
 		if (strchr(address, '/') != NULL)
-			die_usage("this address cannot name a directory: give --maildir");
+			cli_usage("this address cannot name a directory: give --maildir");
 		snprintf(mailbox, sizeof mailbox, "%s/%.*s/Maildir/", domain,
 		         (int)(domain - 1 - address), address);
 	}
 	if (strstr(mailbox, "/../") || strncmp(mailbox, "../", 3) == 0)
-		die_usage("a mailbox path may not contain ..");
+		cli_usage("a mailbox path may not contain ..");
 
 	hash[0] = '!';
 	hash[1] = '\0';
@@ -436,7 +419,7 @@ static int cmd_add(int argc, char **argv)
 
 	open_users(&f, 1);
 	if (users_find(&f, address) >= 0)
-		die(EX_CANTCREAT, "the address is taken: remove it first or use passwd");
+		cli_die(EX_CANTCREAT, "the address is taken: remove it first or use passwd");
 	put_user(&f, &u);
 	commit_users(&f);
 	explicit_bzero(hash, sizeof hash);
@@ -452,7 +435,7 @@ static int cmd_del(int argc, char **argv)
 	struct users_file f;
 
 	if (argc != 2)
-		die_usage("del takes one address");
+		cli_usage("del takes one address");
 	open_users(&f, 1);
 	users_remove(&f, (size_t)find_account(&f, argv[1]));
 	commit_users(&f);
@@ -482,7 +465,7 @@ static int cmd_passwd(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		die_usage("passwd takes one address");
+		cli_usage("passwd takes one address");
 	/* Ask before taking the lock: a person at a prompt must not hold up
 	 * every other edit. The account is checked again under the lock. */
 	{
@@ -513,7 +496,7 @@ static int set_disabled(int argc, char **argv, int disabled)
 	struct user u;
 
 	if (argc != 2)
-		die_usage("takes one address");
+		cli_usage("takes one address");
 	open_users(&f, 1);
 	edit_copy(&f, find_account(&f, argv[1]), &u);
 	u.disabled = disabled;
@@ -538,7 +521,7 @@ static int cmd_list(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		die_usage("list takes no arguments");
+		cli_usage("list takes no arguments");
 	open_users(&f, 0);
 	for (i = 0; i < f.n; i++)
 		if (f.user[i].address)
@@ -556,7 +539,7 @@ static int cmd_show(int argc, char **argv)
 	int maildir, rc;
 
 	if (argc != 2)
-		die_usage("show takes one address");
+		cli_usage("show takes one address");
 	{
 		char name[ADDR_MAX + 2];
 
@@ -566,7 +549,7 @@ static int cmd_show(int argc, char **argv)
 	if (rc < 0)
 		die_err(&e);
 	if (rc == 0)
-		die(EX_NOUSER, "no such account");
+		cli_die(EX_NOUSER, "no such account");
 	printf("address: %s\n", u.address);
 	printf("name: %s\n", u.name);
 	if (users_mailbox(&u, S.mail_root, path, sizeof path, &maildir, &e) < 0)
@@ -597,10 +580,10 @@ static int cmd_check(int argc, char **argv)
 	int rc;
 
 	if (argc != 2)
-		die_usage("check takes one address");
+		cli_usage("check takes one address");
 	n = read_line(0, password);
 	if (n < 0)
-		die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
+		cli_die(EX_DATAERR, "password unreadable or longer than " PASSWD_MAX_TEXT " bytes");
 	rc = auth_password(S.users, S.domain, argv[1], password, user, &e);
 	explicit_bzero(password, sizeof password);
 	if (rc < 0)
@@ -616,7 +599,7 @@ static int cmd_index(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		die_usage("index takes no arguments");
+		cli_usage("index takes no arguments");
 	open_users(&f, 1);
 	commit_users(&f);
 	if (aliases_load(&al, S.aliases, &e) < 0)
@@ -768,7 +751,7 @@ static int cmd_import(int argc, char **argv)
 			bad_option(argv);
 	}
 	if (!dovecot || optind != argc - 1)
-		die_usage("import takes --dovecot and a passwd-file");
+		cli_usage("import takes --dovecot and a passwd-file");
 	if (file_read_all(argv[optind], (size_t)1 << 30, &data, &len, 0, &e) < 0) {
 		if (errno == ENOENT || errno == EACCES)
 			e.code = EX_NOINPUT;
@@ -782,7 +765,7 @@ static int cmd_import(int argc, char **argv)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		line = strndup(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
 		if (line == NULL)
-			die(EX_TEMPFAIL, "out of memory");
+			cli_die(EX_TEMPFAIL, "out of memory");
 		lineno++;
 		if (line[0] != '\0' && line[strlen(line) - 1] == '\r')
 			line[strlen(line) - 1] = '\0';
@@ -819,7 +802,7 @@ static void append(char **buf, size_t *len, const char *s)
 	char *nb = realloc(*buf, *len + n + 1);
 
 	if (nb == NULL)
-		die(EX_TEMPFAIL, "out of memory");
+		cli_die(EX_TEMPFAIL, "out of memory");
 	memcpy(nb + *len, s, n + 1);
 	*buf = nb;
 	*len += n;
@@ -861,13 +844,13 @@ static void alias_text_read(struct alias_text *t, const char *name)
 			nl = end;
 		t->line = realloc(t->line, (t->n + 1) * sizeof *t->line);
 		if (t->line == NULL || (t->line[t->n] = strndup(p, (size_t)(nl - p))) == NULL)
-			die(EX_TEMPFAIL, "out of memory");
+			cli_die(EX_TEMPFAIL, "out of memory");
 		t->n++;
 	}
 	free(data);
 	t->member = calloc(t->n + 1, 1);
 	if (t->member == NULL)
-		die(EX_TEMPFAIL, "out of memory");
+		cli_die(EX_TEMPFAIL, "out of memory");
 	for (i = 0; i < t->n; i++) {
 		const char *l = t->line[i];
 
@@ -954,11 +937,11 @@ static int alias_edit(int argc, char **argv, int adding)
 	int lockfd;
 
 	if (argc < (adding ? 3 : 2))
-		die_usage(adding ? "alias add takes a name and targets" : "alias del takes a name");
+		cli_usage(adding ? "alias add takes a name and targets" : "alias del takes a name");
 	snprintf(name, sizeof name, "%s", argv[1]);
 	addr_lower(name);
 	if (!aliases_name_valid(name))
-		die(EX_DATAERR, "invalid alias name");
+		cli_die(EX_DATAERR, "invalid alias name");
 	for (i = 2; i < argc; i++) {   /* each target checked on its own */
 		char **one;
 		long n = aliases_split(argv[i], &one, &e);
@@ -967,7 +950,7 @@ static int alias_edit(int argc, char **argv, int adding)
 			die_err(&e);
 		add = realloc(add, (size_t)(nadd + n) * sizeof *add);
 		if (add == NULL)
-			die(EX_TEMPFAIL, "out of memory");
+			cli_die(EX_TEMPFAIL, "out of memory");
 		memcpy(add + nadd, one, (size_t)n * sizeof *one);
 		nadd += n;
 		free(one);
@@ -990,11 +973,11 @@ static int alias_edit(int argc, char **argv, int adding)
 			die_err(&e);
 		free(joined);
 	} else if (!adding) {
-		die(EX_NOUSER, "no such alias");
+		cli_die(EX_NOUSER, "no such alias");
 	}
 	keep = calloc((size_t)(nold + nadd) + 1, sizeof *keep);
 	if (keep == NULL)
-		die(EX_TEMPFAIL, "out of memory");
+		cli_die(EX_TEMPFAIL, "out of memory");
 	for (i = 0; i < nold; i++) {
 		int drop = 0;
 
@@ -1004,7 +987,7 @@ static int alias_edit(int argc, char **argv, int adding)
 			keep[nkeep++] = old[i];
 	}
 	if (!adding && nadd > 0 && nkeep == (size_t)nold)
-		die(EX_NOUSER, "the alias has none of those targets");
+		cli_die(EX_NOUSER, "the alias has none of those targets");
 	for (j = 0; adding && j < nadd; j++) {
 		int dup = 0;
 
@@ -1024,7 +1007,7 @@ static int alias_edit(int argc, char **argv, int adding)
 	} else {
 		t.line = realloc(t.line, (t.n + 1) * sizeof *t.line);
 		if (t.line == NULL)
-			die(EX_TEMPFAIL, "out of memory");
+			cli_die(EX_TEMPFAIL, "out of memory");
 		t.line[t.n++] = alias_line(name, keep, nkeep);
 	}
 	alias_text_write(&t);
@@ -1042,7 +1025,7 @@ static int alias_list(int argc, char **argv)
 	size_t i, j;
 
 	if (argc > 2)
-		die_usage("alias list takes at most a name");
+		cli_usage("alias list takes at most a name");
 	if (aliases_load(&al, S.aliases, &e) < 0)
 		die_err(&e);
 	for (i = 0; i < al.n; i++) {
@@ -1064,14 +1047,14 @@ static int alias_list(int argc, char **argv)
 static int cmd_alias(int argc, char **argv)
 {
 	if (argc < 2)
-		die_usage("alias takes add, del or list");
+		cli_usage("alias takes add, del or list");
 	if (strcmp(argv[1], "add") == 0)
 		return alias_edit(argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "del") == 0)
 		return alias_edit(argc - 1, argv + 1, 0);
 	if (strcmp(argv[1], "list") == 0)
 		return alias_list(argc - 1, argv + 1);
-	die_usage("alias takes add, del or list");
+	cli_usage("alias takes add, del or list");
 }
 
 static int cmd_resolve(int argc, char **argv)
@@ -1080,7 +1063,7 @@ static int cmd_resolve(int argc, char **argv)
 	int status = 0, i;
 
 	if (argc < 2)
-		die_usage("resolve takes addresses");
+		cli_usage("resolve takes addresses");
 	for (i = 1; i < argc; i++) {
 		struct target *t;
 		struct err e;
@@ -1144,10 +1127,10 @@ static int cmd_find(int argc, char **argv)
 	int found = 0;
 
 	if (argc != 2)
-		die_usage("find takes one term");
+		cli_usage("find takes one term");
 	term = gal_fold(argv[1]);
 	if (term == NULL)
-		die(EX_DATAERR, "the term is not valid UTF-8");
+		cli_die(EX_DATAERR, "the term is not valid UTF-8");
 	open_users(&f, 0);
 	for (i = 0; i < f.n; i++)
 		if (f.user[i].address && !f.user[i].disabled && gal_match(&f.user[i], term)) {
@@ -1183,14 +1166,14 @@ static int cmd_export(int argc, char **argv)
 		}
 	}
 	if (format == 0 || optind != argc)
-		die_usage("export takes --vcard or --ldif");
+		cli_usage("export takes --vcard or --ldif");
 	if (base_arg)
 		snprintf(base, sizeof base, "%s", base_arg);
 	else if (gal_default_base(S.domain, base, sizeof base) < 0)
-		die(EX_CONFIG, "domain too long for a base DN");
+		cli_die(EX_CONFIG, "domain too long for a base DN");
 	out = malloc(sizeof *out);
 	if (out == NULL)
-		die(EX_TEMPFAIL, "out of memory");
+		cli_die(EX_TEMPFAIL, "out of memory");
 	io_out_init(out, 1);
 	open_users(&f, 0);
 	if (format == 'l')
@@ -1205,7 +1188,7 @@ static int cmd_export(int argc, char **argv)
 	}
 	users_close(&f);
 	if (io_out_flush(out) < 0)
-		die(EX_IOERR, "cannot write to standard output");
+		cli_die(EX_IOERR, "cannot write to standard output");
 	free(out);
 	return 0;
 }
@@ -1313,6 +1296,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
+	cli_init("mail-user");
 	opterr = 0;   /* one line of our own on stderr, not getopt's too */
 	while ((c = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -1321,11 +1305,11 @@ int main(int argc, char **argv)
 		case OPT_ALIASES: aliases = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mail-user (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
-		default: die_usage("unknown option");
+		default: cli_usage("unknown option");
 		}
 	}
 	if (optind >= argc)
-		die_usage("no command given");
+		cli_usage("no command given");
 	load_settings(config, users, aliases);
 	for (i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
@@ -1335,9 +1319,9 @@ int main(int argc, char **argv)
 			optind = 0;   /* restart getopt for the subcommand's options */
 			c = commands[i].run(sub_argc, sub_argv);
 			if (fflush(stdout) != 0 || ferror(stdout))
-				die(EX_IOERR, "cannot write to standard output");
+				cli_die(EX_IOERR, "cannot write to standard output");
 			conf_free(&S.conf);
 			return c;
 		}
-	die_usage("unknown command");
+	cli_usage("unknown command");
 }
