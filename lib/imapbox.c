@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -338,48 +339,84 @@ static void free_file(const struct box *b, char *file)
 /* ---- the index: the folder as the last full look found it ----
  *
  * "mail-index" in the folder holds the view a full look built, with the
- * times new/ and cur/ were last changed then:
- *
- *   mail-index 1 UIDVALIDITY UIDNEXT NEW-MTIME CUR-MTIME
- *   UID FILE
- *
- * When both directories are unchanged since, nothing on disk can differ
- * from it (a delivery, a flag change and an expunge all change one of
- * them), so a SELECT of 100,000 messages reads this one file instead of
- * two directories and the uid list. It is derived: lost, torn or stale,
- * it is ignored and written anew. */
+ * times new/ and cur/ were last changed then. When both directories are
+ * unchanged since, nothing on disk can differ from it (a delivery, a flag
+ * change and an expunge all change one of them), so a SELECT of 100,000
+ * messages maps this one file instead of reading two directories and
+ * the uid list. Binary, in this host's byte order (it never travels):
+ * a header, a fixed-size record a message, and their file names. It is
+ * derived: lost, torn, stale or from another host, it is ignored and
+ * written anew. */
 
 #define INDEX_FILE "mail-index"
+static const char index_magic[8] = "mtidx\0\1\0";
+
+struct index_head {
+	char magic[8];
+	uint32_t validity, uidnext;
+	int64_t new_sec, new_nsec, cur_sec, cur_nsec;
+	uint32_t count, pad;
+	uint64_t names_len;
+};
+
+struct index_rec {
+	uint32_t uid, flags, keywords, name_off;
+	uint64_t size;
+	int64_t internal;
+};
 
 static void index_write(const struct box *b, const struct timespec *st)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	struct strbuf out = { 0 };
+	struct strbuf recs = { 0 }, names = { 0 };
+	struct index_head h;
+	int fd;
 
 	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 ||
 	    snprintf(path, sizeof path, "%s/" INDEX_FILE, b->dir) >= (int)sizeof path ||
 	    snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) >= (int)sizeof tmp)
 		return;
-	out.max = 1UL << 30;
-	sb_addf(&out, "mail-index 1 %lu %lu %lld.%09ld %lld.%09ld\n", (unsigned long)b->validity,
-	        (unsigned long)b->uidnext, (long long)st[0].tv_sec, st[0].tv_nsec,
-	        (long long)st[1].tv_sec, st[1].tv_nsec);
-	for (size_t i = 0; i < b->n; i++)
-		if (!b->m[i].gone)
-			sb_addf(&out, "%lu %s\n", (unsigned long)b->m[i].uid, b->m[i].file);
-	if (!out.failed) {
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, index_magic, sizeof h.magic);
+	h.validity = b->validity;
+	h.uidnext = b->uidnext;
+	h.new_sec = st[0].tv_sec;
+	h.new_nsec = st[0].tv_nsec;
+	h.cur_sec = st[1].tv_sec;
+	h.cur_nsec = st[1].tv_nsec;
+	recs.max = names.max = 1UL << 30;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct box_msg *m = &b->m[i];
+		struct index_rec r = {
+			.uid = m->uid, .flags = m->flags & ~IMAP_F_RECENT, .keywords = m->keywords,
+			.name_off = (uint32_t)names.len, .size = m->size, .internal = m->internal,
+		};
 
+		if (m->gone)
+			continue;
+		if (names.len > UINT32_MAX - 4096)
+			return;
+		sb_add(&recs, &r, sizeof r);
+		sb_add(&names, m->file, strlen(m->file) + 1);
+		h.count++;
+	}
+	h.names_len = names.len;
+	if (!recs.failed && !names.failed &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0) {
 		/* no fsync: after a crash a torn index is ignored, not trusted */
-		if (fd >= 0 && write(fd, out.s, out.len) == (ssize_t)out.len && close(fd) == 0)
-			rename(tmp, path) < 0 ? (void)unlink(tmp) : (void)0;
-		else {
-			if (fd >= 0)
-				close(fd);
+		if (write(fd, &h, sizeof h) == (ssize_t)sizeof h &&
+		    write(fd, recs.s ? recs.s : "", recs.len) == (ssize_t)recs.len &&
+		    write(fd, names.s ? names.s : "", names.len) == (ssize_t)names.len &&
+		    close(fd) == 0) {
+			if (rename(tmp, path) < 0)
+				unlink(tmp);
+		} else {
+			close(fd);
 			unlink(tmp);
 		}
 	}
-	sb_free(&out);
+	sb_free(&recs);
+	sb_free(&names);
 }
 
 /* The UIDVALIDITY the uid list has now, or 0: an index of another list
@@ -404,83 +441,86 @@ static unsigned long list_validity(const char *dir)
 	return v;
 }
 
-static int has_new(const struct box *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		if (strncmp(b->m[i].file, "new/", 4) == 0)
-			return 1;
-	return 0;
-}
-
 /* Open b from its index when the directories are as it says. Returns 1
  * when it did, 0 when a full look is needed. */
 static int index_load(struct box *b)
 {
-	char path[PATH_MAX], *data = NULL, *p, *nl, *end;
+	char path[PATH_MAX];
 	struct timespec st[2];
-	long long ns, cs;
-	long nn, cn;
-	unsigned long v, next;
-	size_t len, cap = 0;
-	int used = 0;
-	struct err e;
+	struct index_head h;
+	const struct index_rec *r;
+	const char *names;
+	struct stat sb;
+	void *map;
+	int fd;
 
 	stamp_of(b->dir, "new", &st[0]);
 	stamp_of(b->dir, "cur", &st[1]);
-	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 || list_validity(b->dir) == 0 ||
+	if (st[0].tv_sec == 0 || st[1].tv_sec == 0 ||
 	    snprintf(path, sizeof path, "%s/" INDEX_FILE, b->dir) >= (int)sizeof path ||
-	    file_read_all(path, 1UL << 30, &data, &len, 1, &e) < 0 || data == NULL)
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return 0;
-	end = data + len;
-	if ((nl = memchr(data, '\n', len)) == NULL ||
-	    sscanf(data, "mail-index 1 %lu %lu %lld.%ld %lld.%ld%n", &v, &next, &ns, &nn, &cs, &cn,
-	           &used) != 6 || data + used != nl ||
-	    ns != (long long)st[0].tv_sec || nn != st[0].tv_nsec ||
-	    cs != (long long)st[1].tv_sec || cn != st[1].tv_nsec || v == 0 ||
-	    v != list_validity(b->dir) ||
-	    next > UINT32_MAX || len == 0 || end[-1] != '\n')
-		goto stale;
-	for (p = nl + 1; p < end; p = nl + 1) {
-		struct box_msg *m;
-		char *sp;
-		unsigned long uid = strtoul(p, &sp, 10);
-
-		nl = memchr(p, '\n', (size_t)(end - p));
-		*nl = '\0';
-		if (sp == p || *sp != ' ' || uid == 0 || uid >= next ||
-		    (b->n > 0 && uid <= b->m[b->n - 1].uid) ||
-		    (strncmp(sp + 1, "cur/", 4) != 0 && strncmp(sp + 1, "new/", 4) != 0) ||
-		    strchr(sp + 5, '/') != NULL)
-			goto stale;
-		if (b->n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((m = realloc(b->m, cap * sizeof *m)) == NULL)
-				goto stale;
-			b->m = m;
-		}
-		m = &b->m[b->n++];
-		memset(m, 0, sizeof *m);
-		m->uid = (uint32_t)uid;
-		m->file = sp + 1;
-		msg_from_name(m);
-		if (b->readonly && strncmp(m->file, "new/", 4) == 0) {
-			m->flags |= IMAP_F_RECENT;
-			b->recent++;
-		}
+	if (fstat(fd, &sb) < 0 || (size_t)sb.st_size < sizeof h ||
+	    pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+	    memcmp(h.magic, index_magic, sizeof h.magic) != 0 ||
+	    h.new_sec != st[0].tv_sec || h.new_nsec != st[0].tv_nsec ||
+	    h.cur_sec != st[1].tv_sec || h.cur_nsec != st[1].tv_nsec ||
+	    h.validity == 0 || h.validity != list_validity(b->dir) ||
+	    (uint64_t)sb.st_size != sizeof h + (uint64_t)h.count * sizeof *r + h.names_len ||
+	    (h.names_len > 0 && h.count == 0)) {
+		close(fd);
+		return 0;
 	}
-	b->validity = (uint32_t)v;
-	b->uidnext = (uint32_t)next;
-	b->index = data;
-	b->index_len = len;
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return 0;
+	r = (const struct index_rec *)((const char *)map + sizeof h);
+	names = (const char *)(r + h.count);
+	if ((h.count > 0 && names[h.names_len - 1] != '\0') ||
+	    (b->m = malloc((h.count ? h.count : 1) * sizeof *b->m)) == NULL)
+		goto stale;
+	for (uint32_t i = 0; i < h.count; i++) {
+		struct box_msg *m = &b->m[i];
+
+		if (r[i].name_off >= h.names_len || r[i].uid == 0 || r[i].uid >= h.uidnext ||
+		    (i > 0 && r[i].uid <= r[i - 1].uid))
+			goto stale;
+		m->uid = r[i].uid;
+		m->file = (char *)names + r[i].name_off;
+		m->flags = r[i].flags;
+		m->keywords = r[i].keywords;
+		m->size = r[i].size;
+		m->internal = (time_t)r[i].internal;
+		m->gone = 0;
+	}
+	b->n = h.count;
+	b->validity = h.validity;
+	b->uidnext = h.uidnext;
+	b->index = map;
+	b->index_len = (size_t)sb.st_size;
 	b->stamp[0] = st[0];
 	b->stamp[1] = st[1];
+	if (b->readonly)
+		for (size_t i = 0; i < b->n; i++)
+			if (strncmp(b->m[i].file, "new/", 4) == 0) {
+				b->m[i].flags |= IMAP_F_RECENT;
+				b->recent++;
+			}
 	return 1;
 stale:
 	free(b->m);
 	b->m = NULL;
 	b->n = 0;
-	b->recent = 0;
-	free(data);
+	munmap(map, (size_t)sb.st_size);
+	return 0;
+}
+
+static int has_new(const struct box *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (strncmp(b->m[i].file, "new/", 4) == 0)
+			return 1;
 	return 0;
 }
 
@@ -662,7 +702,8 @@ void box_close(struct box *b)
 	for (size_t i = 0; i < b->n; i++)
 		free_file(b, b->m[i].file);
 	free(b->m);
-	free(b->index);
+	if (b->index != NULL)
+		munmap(b->index, b->index_len);
 	keywords_free(b);
 	memset(b, 0, sizeof *b);
 }
@@ -706,7 +747,12 @@ void box_changes_free(struct box_changes *c)
 
 int box_path(const struct box *b, size_t i, char *path, size_t pathsz)
 {
-	return snprintf(path, pathsz, "%s/%s", b->dir, b->m[i].file) >= (int)pathsz ? -1 : 0;
+	const char *f = b->m[i].file;
+
+	/* "cur/NAME" or "new/NAME", whatever an index file says */
+	if ((strncmp(f, "cur/", 4) != 0 && strncmp(f, "new/", 4) != 0) || strchr(f + 4, '/') != NULL)
+		return -1;
+	return snprintf(path, pathsz, "%s/%s", b->dir, f) >= (int)pathsz ? -1 : 0;
 }
 
 /* Find message i's file again after a rename elsewhere (flags changed by

@@ -50,7 +50,7 @@ struct box {
 	char *kw[BOX_KEYWORDS_MAX];
 	size_t nkw;
 	struct timespec stamp[3];   /* new/, cur/ and the keywords at the last sync */
-	char *index;             /* the mail-index read at open; files point into it */
+	char *index;             /* the mail-index mapped at open; files point into it */
 	size_t index_len;
 };
 
