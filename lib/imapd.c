@@ -1501,14 +1501,28 @@ static int cmd_copy(struct session *s, int move)
 		imap_set_format(&b, uids, (size_t)n);
 		sb_addc(&b, ']');
 	}
+	/* sets of thousands of UIDs: the line is built whole, never cut */
 	if (move) {
-		if (b.len > 0)
-			out(s, "* %s Moved", b.s);
+		if (b.len > 0) {
+			struct strbuf line = { 0 };
+
+			sb_adds(&line, "* ");
+			sb_add(&line, b.s, b.len);
+			sb_adds(&line, " Moved");
+			send_buf(s, &line);
+			sb_free(&line);
+		}
 		report_expunges(s);
 		tagged(s, "OK", "Move completed");
 	} else if (b.len > 0) {
+		struct strbuf line = { 0 };
+
 		report_changes(s);
-		out(s, "%s %s Copy completed", s->tag, b.s);
+		sb_addf(&line, "%s ", s->tag);
+		sb_add(&line, b.s, b.len);
+		sb_adds(&line, " Copy completed");
+		send_buf(s, &line);
+		sb_free(&line);
 	} else {
 		tagged(s, "OK", "Copy completed");
 	}
