@@ -1,11 +1,13 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,14 +47,41 @@ static int add_ent(struct imapcache *c, int k, uint32_t uid, uint64_t off, uint3
 	return 0;
 }
 
-/* The record at p, whole: its kind, UID and value's length, and where
- * the next one starts; NULL when p holds no whole record. */
-static const char *record_at(const char *p, const char *end, int *k, uint32_t *uid, uint32_t *len)
+/* The check on a record: a hash keyed by the file's own random key over
+ * its kind, UID and value. A record cut short by a writer that died, or
+ * one made up by a message (a value may hold line breaks, so text that
+ * looks like records), fails it: the key is never shown to anyone. */
+static uint64_t record_sum(uint64_t key, int k, uint32_t uid, const char *data, size_t len)
+{
+	const uint64_t mul = 0x9E3779B97F4A7C15ULL;
+	uint64_t h = key ^ ((uint64_t)(unsigned)k << 32 | uid), w;
+	size_t i = 0;
+
+	h = (h ^ (h >> 31)) * mul;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, data + i, 8);
+		h = (h ^ w) * mul;
+		h ^= h >> 29;
+	}
+	w = len;
+	for (; i < len; i++)
+		w = w << 8 | (unsigned char)data[i];
+	h = (h ^ w) * mul;
+	h ^= h >> 32;
+	return h * mul ^ (h >> 29);
+}
+
+/* The record at p, whole and checked: its kind, UID and value's length,
+ * and where the next one starts; NULL when p holds no such record. */
+static const char *record_at(const struct imapcache *c, const char *p, const char *end, int *k,
+                             uint32_t *uid, uint32_t *len)
 {
 	const char *nl = memchr(p, '\n', (size_t)(end - p)), *kind;
+	unsigned long long sum;
 	unsigned long u, n;
 	char *q;
 
+	/* every number starts with a digit: strtoul never skips a line break */
 	if (nl == NULL || *p == '\0' || (kind = strchr(kinds, *p)) == NULL || p[1] != ' ' ||
 	    p[2] < '0' || p[2] > '9')
 		return NULL;
@@ -60,7 +89,11 @@ static const char *record_at(const char *p, const char *end, int *k, uint32_t *u
 	if (*q != ' ' || q[1] < '0' || q[1] > '9' || u > UINT32_MAX)
 		return NULL;
 	n = strtoul(q + 1, &q, 10);
-	if (q != nl || n > VALUE_MAX || (size_t)(end - nl - 1) < n + 1 || nl[1 + n] != '\n')
+	if (*q != ' ' || !isxdigit((unsigned char)q[1]))
+		return NULL;
+	sum = strtoull(q + 1, &q, 16);
+	if (q != nl || n > VALUE_MAX || (size_t)(end - nl - 1) < n + 1 || nl[1 + n] != '\n' ||
+	    sum != record_sum(c->key, (int)(kind - kinds), (uint32_t)u, nl + 1, n))
 		return NULL;
 	*k = (int)(kind - kinds);
 	*uid = (uint32_t)u;
@@ -95,14 +128,15 @@ static int scan(struct imapcache *c)
 	while (p < end) {
 		int k;
 		uint32_t uid, len;
-		const char *next = record_at(p, end, &k, &uid, &len), *q;
+		const char *next = record_at(c, p, end, &k, &uid, &len), *q;
 
 		if (next == NULL) {
 			/* torn: by a writer that died (later records begin on a
-			 * line of their own: look for one), or by one still
-			 * writing (nothing whole after it: look again later) */
+			 * line of their own, and the check tells them from the
+			 * debris: look for one), or by one still writing
+			 * (nothing whole after it: look again later) */
 			for (q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
-				if (record_at(q + 1, end, &k, &uid, &len) != NULL)
+				if (record_at(c, q + 1, end, &k, &uid, &len) != NULL)
 					break;
 			if (q == NULL)
 				break;
@@ -119,9 +153,10 @@ static int scan(struct imapcache *c)
 
 static int load(struct imapcache *c)
 {
-	char head[64];
+	char head[96], want[32], tmp[4300];
+	unsigned long long key;
 	ssize_t r;
-	int n;
+	int n, used = 0, fd;
 
 	c->loaded = 1;
 	for (int k = 0; k < CACHE_KINDS; k++)
@@ -129,27 +164,33 @@ static int load(struct imapcache *c)
 	c->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->fd < 0)
 		return -1;
-	n = snprintf(head, sizeof head, "mail-cache 1 %lu\n", (unsigned long)c->validity);
-	r = pread(c->fd, head + 32, (size_t)n, 0);
-	if (r != n || memcmp(head, head + 32, (size_t)n) != 0) {
-		/* new, or of another UIDVALIDITY: start afresh (a session with
-		 * the old file mapped keeps reading its own copy) */
-		char tmp[4300];
-		int fd;
-
-		if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp)
-			return -1;
-		fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -1;
-		if (io_write_all(fd, head, (size_t)n) < 0 || rename(tmp, c->path) < 0) {
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		close(c->fd);
-		c->fd = fd;
+	r = pread(c->fd, head, sizeof head - 1, 0);
+	head[r > 0 ? r : 0] = '\0';
+	n = snprintf(want, sizeof want, "mail-cache 2 %lu ", (unsigned long)c->validity);
+	if (strncmp(head, want, (size_t)n) == 0 && isxdigit((unsigned char)head[n]) &&
+	    sscanf(head + n, "%16llx\n%n", &key, &used) == 1 && used > 0 && head[n + used - 1] == '\n') {
+		c->key = key;
+		c->scanned = (uint64_t)(n + used);
+		return scan(c);
 	}
+	/* new, or of another UIDVALIDITY: start afresh, with a new key (a
+	 * session with the old file mapped keeps reading its own copy) */
+	if (getrandom(&c->key, sizeof c->key, 0) != (ssize_t)sizeof c->key)
+		return -1;
+	n = snprintf(head, sizeof head, "mail-cache 2 %lu %016llx\n", (unsigned long)c->validity,
+	             (unsigned long long)c->key);
+	if (snprintf(tmp, sizeof tmp, "%s.%ld", c->path, (long)getpid()) >= (int)sizeof tmp)
+		return -1;
+	fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (io_write_all(fd, head, (size_t)n) < 0 || rename(tmp, c->path) < 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(c->fd);
+	c->fd = fd;
 	c->scanned = (uint64_t)n;
 	return scan(c);
 }
@@ -191,7 +232,8 @@ void cache_put(struct imapcache *c, enum cache_kind kind, uint32_t uid, const ch
 		c->broken = 1;
 		return;
 	}
-	sb_addf(&c->pending, "%c %lu %zu\n", kinds[kind], (unsigned long)uid, len);
+	sb_addf(&c->pending, "%c %lu %zu %016llx\n", kinds[kind], (unsigned long)uid, len,
+	        (unsigned long long)record_sum(c->key, kind, uid, data, len));
 	sb_add(&c->pending, data, len);
 	sb_addc(&c->pending, '\n');
 	if (c->pending.len >= PENDING_MAX)

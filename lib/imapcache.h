@@ -3,12 +3,14 @@
  * folder so later FETCHes, in this session or the next, open no message
  * file. The file is derived: deleting it loses nothing but time.
  *
- *   mail-cache 1 UIDVALIDITY\n
- *   KIND UID LENGTH\n DATA \n      (KIND: E envelope, B body, S bodystructure)
+ *   mail-cache 2 UIDVALIDITY KEY\n
+ *   KIND UID LENGTH CHECK\n DATA \n  (KIND: E envelope, B body, S bodystructure)
  *
  * Records are only appended, whole ones in one write(2) on an O_APPEND
  * descriptor, so sessions add to it side by side without a lock; a
- * record cut short by a crash, or one whose UID is gone, is skipped.
+ * record cut short by a crash, or one whose UID is gone, is skipped. The
+ * CHECK is a hash keyed by the file's random KEY: debris, and text in a
+ * value that looks like records, never pass for one.
  * Readers map the file; nothing is kept in memory but an index. A file
  * of another UIDVALIDITY is started afresh. */
 #ifndef IMAPCACHE_H
@@ -37,6 +39,7 @@ struct imapcache {
 	struct cache_ent *e[CACHE_KINDS];
 	size_t n[CACHE_KINDS], cap[CACHE_KINDS];
 	int sorted[CACHE_KINDS];
+	uint64_t key;               /* the file's, for the records' checks */
 	int loaded, broken;
 	struct strbuf pending;      /* records not yet written */
 };
@@ -46,7 +49,7 @@ struct imapcache {
 void cache_init(struct imapcache *c, const char *dir, uint32_t validity);
 
 /* The cached value of kind for uid, or NULL (len set otherwise). The
- * pointer stays valid until the next cache_put or cache_free. */
+ * pointer stays valid until the next cache_refresh or cache_free. */
 const char *cache_get(struct imapcache *c, enum cache_kind kind, uint32_t uid, size_t *len);
 
 /* Remember a value: it is written by cache_flush (or when enough is
