@@ -51,6 +51,7 @@ struct box {
 	size_t nkw;
 	struct timespec stamp[3];   /* new/, cur/ and the keywords at the last sync */
 	char *index;             /* the mail-index mapped at open; files point into it */
+	int dirfd;               /* the folder, for openat; -1 when not open */
 	size_t index_len;
 };
 

@@ -77,13 +77,14 @@ struct mime_msg {
 	size_t nparts;
 };
 
+static GMimeParserOptions *options;   /* one set for every message */
+
 static void init_gmime(void)
 {
-	static int done;
-
-	if (!done) {
+	if (options == NULL) {
 		g_mime_init();
-		done = 1;
+		options = g_mime_parser_options_new();
+		g_mime_parser_options_set_allow_addresses_without_domain(options, TRUE);
 	}
 }
 
@@ -254,12 +255,24 @@ static void classify(struct mime_msg *m, struct ent *e, int digest_child, char *
 	e->kind = K_LEAF;
 	if (e->bstart > e->hstart) {
 		off_t hend = e->bstart - e->hstart > HDR_MAX ? e->hstart + HDR_MAX : e->bstart;
-		GMimeStream *sub = g_mime_stream_substream(m->fs, e->hstart, hend);
+		GMimeStream *sub;
+
+		/* GMime's stream, made when a header is first parsed, owns a
+		 * descriptor of its own */
+		if (m->fs == NULL) {
+			int dfd = dup(m->fd);
+
+			if (dfd < 0)
+				goto untyped;
+			m->fs = g_mime_stream_fs_new(dfd);
+		}
+		sub = g_mime_stream_substream(m->fs, e->hstart, hend);
 
 		p = g_mime_parser_new_with_stream(sub);
 		g_object_unref(sub);
 		o = g_mime_parser_construct_part(p, m->opts);
 	}
+untyped:
 	if (o == NULL) {
 		e->type = g_strdup(digest_child ? "message" : "text");
 		e->subtype = g_strdup(digest_child ? "rfc822" : "plain");
@@ -354,6 +367,44 @@ static void push(struct scan *s, struct ent *e, enum state st)
 	s->f[s->top].blen = 0;
 }
 
+static int read_header(struct mime_msg *m, const struct ent *e, char **out, size_t *n);
+static int each_field(const char *h, size_t n,
+                      int (*fn)(void *ctx, const char *name, size_t nlen, const char *f, size_t flen),
+                      void *ctx);
+
+static int env_field(void *ctx, const char *name, size_t nlen, const char *f, size_t flen)
+{
+	struct ent *e = ctx;
+
+	for (int i = 0; i < F_N; i++)
+		if (e->env[i] == NULL && strlen(env_names[i]) == nlen &&
+		    g_ascii_strncasecmp(env_names[i], name, nlen) == 0) {
+			/* the value after the colon, as GMime's raw value is */
+			const char *colon = memchr(f + nlen, ':', flen - nlen);
+			char *v = colon ? g_strndup(colon + 1, flen - (size_t)(colon + 1 - f)) : g_strdup("");
+
+			e->env[i] = unfold(v);
+			g_free(v);
+		}
+	return 0;
+}
+
+/* The top header when only it is wanted: the fields ENVELOPE names, the
+ * first of each, read without GMime; the body is one opaque leaf. */
+static void header_fields(struct mime_msg *m, struct ent *e)
+{
+	char *buf;
+	size_t n;
+
+	e->type = g_strdup("text");
+	e->subtype = g_strdup("plain");
+	e->kind = K_LEAF;
+	if (read_header(m, e, &buf, &n) == 0 && buf != NULL) {
+		each_field(buf, n, env_field, e);
+		g_free(buf);
+	}
+}
+
 /* The header of the top frame's entity ended at (at, bare, lfs): parse
  * it and set the frame up for the body. */
 static void header_done(struct scan *s, off_t at, uint64_t bare, uint64_t lfs)
@@ -367,13 +418,16 @@ static void header_done(struct scan *s, off_t at, uint64_t bare, uint64_t lfs)
 	e->bstart = at;
 	e->bb = bare;
 	e->bl = lfs;
-	classify(s->m, e, digest, &bnd);
 	f->state = S_BODY;
 	if (s->m->header_only && e == s->m->root) {
-		e->opaque = e->kind != K_LEAF;
-		e->kind = K_LEAF;
+		/* ENVELOPE and header keys need the fields alone: no GMime
+		 * object for them, which costs more than the rest together */
+		header_fields(s->m, e);
 		s->stop = 1;
-	} else if (e->kind != K_LEAF && (s->top >= MAX_DEPTH || s->m->nparts >= MAX_PARTS)) {
+		return;
+	}
+	classify(s->m, e, digest, &bnd);
+	if (e->kind != K_LEAF && (s->top >= MAX_DEPTH || s->m->nparts >= MAX_PARTS)) {
 		e->kind = K_LEAF;
 		e->opaque = 1;
 	} else if (e->kind == K_MULTI) {
@@ -606,16 +660,7 @@ struct mime_msg *mime_open(int fd, int flags, struct err *e)
 	m = g_new0(struct mime_msg, 1);
 	m->fd = dfd;
 	m->header_only = (flags & MIME_HEADER_ONLY) != 0;
-	/* GMime's stream gets a descriptor of its own to own and close */
-	if ((dfd = dup(m->fd)) < 0) {
-		err_sys(e, EX_TEMPFAIL, "cannot duplicate the message's descriptor");
-		close(m->fd);
-		g_free(m);
-		return NULL;
-	}
-	m->fs = g_mime_stream_fs_new(dfd);
-	m->opts = g_mime_parser_options_new();
-	g_mime_parser_options_set_allow_addresses_without_domain(m->opts, TRUE);
+	m->opts = options;
 	if (scan(m, e) < 0) {
 		mime_close(m);
 		return NULL;
@@ -630,8 +675,6 @@ void mime_close(struct mime_msg *m)
 	ent_free(m->root);
 	if (m->fs != NULL)
 		g_object_unref(m->fs);
-	if (m->opts != NULL)
-		g_mime_parser_options_free(m->opts);
 	close(m->fd);
 	g_free(m);
 }
