@@ -133,14 +133,14 @@ static uint64_t name_number(const char *base, size_t len, const char *key)
 	return UINT64_MAX;
 }
 
-static void msg_from_name(struct box_msg *m)
+static void msg_from_name(struct box_msg *m, const char *file)
 {
 	const char *base;
-	size_t len = base_of(m->file, &base);
+	size_t len = base_of(file, &base);
 	char *end;
 	unsigned long long t = strtoull(base, &end, 10);
 
-	parse_info(m->file, &m->flags, &m->keywords);
+	parse_info(file, &m->flags, &m->keywords);
 	m->size = name_number(base, len, ",W=");
 	m->internal = end != base && *end == '.' && t < (1ULL << 40) ? (time_t)t : -1;
 }
@@ -329,11 +329,40 @@ static long take_new(struct box *b, char ***taken, struct err *e)
 	return (long)n;
 }
 
-/* Files named in the index buffer belong to it; the rest to malloc. */
-static void free_file(const struct box *b, char *file)
+const char *box_file(const struct box *b, size_t i)
 {
-	if (b->index == NULL || file < b->index || file >= b->index + b->index_len)
-		free(file);
+	const struct box_msg *m = &b->m[i];
+
+	if (m->file != NULL)
+		return m->file;
+	/* the index's names end in a NUL (checked at open) */
+	return b->names != NULL && m->name_off < b->names_len ? b->names + m->name_off : "";
+}
+
+/* Give message i the file name file (malloc'd). */
+static void set_file(struct box *b, size_t i, char *file)
+{
+	if (b->m[i].file == NULL)
+		b->nowned++;
+	free(b->m[i].file);
+	b->m[i].file = file;
+}
+
+/* Make the view an array of its own before it grows (it may be the
+ * mapped index). Returns 0, or -1. */
+static int own_view(struct box *b, size_t more)
+{
+	struct box_msg *m;
+
+	if (!b->m_mapped)
+		return (m = realloc(b->m, (b->n + more + 1) * sizeof *m)) == NULL ? -1 : (b->m = m, 0);
+	if ((m = malloc((b->n + more + 1) * sizeof *m)) == NULL)
+		return -1;
+	if (b->n > 0)
+		memcpy(m, b->m, b->n * sizeof *m);
+	b->m = m;
+	b->m_mapped = 0;
+	return 0;
 }
 
 /* ---- the index: the folder as the last full look found it ----
@@ -349,20 +378,15 @@ static void free_file(const struct box *b, char *file)
  * written anew. */
 
 #define INDEX_FILE "mail-index"
-static const char index_magic[8] = "mtidx\0\1\0";
+static const char index_magic[8] = "mtidx\0\2\0";
 
 struct index_head {
 	char magic[8];
 	uint32_t validity, uidnext;
 	int64_t new_sec, new_nsec, cur_sec, cur_nsec;
-	uint32_t count, pad;
+	uint32_t count, in_new;          /* messages, and those still in new/ */
+	uint32_t first_unseen, pad;
 	uint64_t names_len;
-};
-
-struct index_rec {
-	uint32_t uid, flags, keywords, name_off;
-	uint64_t size;
-	int64_t internal;
 };
 
 static void index_write(const struct box *b, const struct timespec *st)
@@ -386,19 +410,27 @@ static void index_write(const struct box *b, const struct timespec *st)
 	h.cur_nsec = st[1].tv_nsec;
 	recs.max = names.max = 1UL << 30;
 	for (size_t i = 0; i < b->n; i++) {
-		const struct box_msg *m = &b->m[i];
-		struct index_rec r = {
-			.uid = m->uid, .flags = m->flags & ~IMAP_F_RECENT, .keywords = m->keywords,
-			.name_off = (uint32_t)names.len, .size = m->size, .internal = m->internal,
-		};
+		struct box_msg r = b->m[i];
+		const char *file = box_file(b, i);
+		int in_new = strncmp(file, "new/", 4) == 0;
 
-		if (m->gone)
+		if (r.gone)
 			continue;
 		if (names.len > UINT32_MAX - 4096)
 			return;
+		/* \Recent belongs to a session; one that opens the index
+		 * read-only gives it to what is still in new/ */
+		r.flags = (r.flags & ~(uint32_t)IMAP_F_RECENT) | (in_new ? IMAP_F_RECENT : 0);
+		r.name_off = (uint32_t)names.len;
+		r.file = NULL;
+		r.gone = 0;
+		r.pad = 0;
 		sb_add(&recs, &r, sizeof r);
-		sb_add(&names, m->file, strlen(m->file) + 1);
+		sb_add(&names, file, strlen(file) + 1);
 		h.count++;
+		h.in_new += in_new;
+		if (h.first_unseen == 0 && !(r.flags & IMAP_F_SEEN))
+			h.first_unseen = h.count;
 	}
 	h.names_len = names.len;
 	if (!recs.failed && !names.failed &&
@@ -441,17 +473,17 @@ static unsigned long list_validity(const char *dir)
 	return v;
 }
 
-/* Open b from its index when the directories are as it says. Returns 1
- * when it did, 0 when a full look is needed. */
+/* Open b from its index when the directories are as it says, the
+ * index's records serving as the view: nothing is read or copied until
+ * a command looks at a message. Returns 1 when it did, 0 when a full
+ * look is needed. */
 static int index_load(struct box *b)
 {
 	char path[PATH_MAX];
 	struct timespec st[2];
 	struct index_head h;
-	const struct index_rec *r;
-	const char *names;
 	struct stat sb;
-	void *map;
+	char *map;
 	int fd;
 
 	stamp_of(b->dir, "new", &st[0]);
@@ -466,62 +498,36 @@ static int index_load(struct box *b)
 	    h.new_sec != st[0].tv_sec || h.new_nsec != st[0].tv_nsec ||
 	    h.cur_sec != st[1].tv_sec || h.cur_nsec != st[1].tv_nsec ||
 	    h.validity == 0 || h.validity != list_validity(b->dir) ||
-	    (uint64_t)sb.st_size != sizeof h + (uint64_t)h.count * sizeof *r + h.names_len ||
-	    (h.names_len > 0 && h.count == 0)) {
+	    (uint64_t)sb.st_size != sizeof h + (uint64_t)h.count * sizeof *b->m + h.names_len ||
+	    (h.in_new > 0 && !b->readonly) || h.count == 0) {
+		/* (an empty folder is quickly read anew) */
 		close(fd);
 		return 0;
 	}
-	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* private and writable: the view changes in memory, never the file */
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return 0;
-	r = (const struct index_rec *)((const char *)map + sizeof h);
-	names = (const char *)(r + h.count);
-	if ((h.count > 0 && names[h.names_len - 1] != '\0') ||
-	    (b->m = malloc((h.count ? h.count : 1) * sizeof *b->m)) == NULL)
-		goto stale;
-	for (uint32_t i = 0; i < h.count; i++) {
-		struct box_msg *m = &b->m[i];
-
-		if (r[i].name_off >= h.names_len || r[i].uid == 0 || r[i].uid >= h.uidnext ||
-		    (i > 0 && r[i].uid <= r[i - 1].uid))
-			goto stale;
-		m->uid = r[i].uid;
-		m->file = (char *)names + r[i].name_off;
-		m->flags = r[i].flags;
-		m->keywords = r[i].keywords;
-		m->size = r[i].size;
-		m->internal = (time_t)r[i].internal;
-		m->gone = 0;
+	b->names = map + sizeof h + (size_t)h.count * sizeof *b->m;
+	if (h.names_len == 0 || b->names[h.names_len - 1] != '\0') {
+		munmap(map, (size_t)sb.st_size);
+		b->names = NULL;
+		return 0;
 	}
+	b->m = (struct box_msg *)(void *)(map + sizeof h);
+	b->m_mapped = 1;
 	b->n = h.count;
+	b->names_len = h.names_len;
 	b->validity = h.validity;
 	b->uidnext = h.uidnext;
+	b->first_unseen = h.first_unseen;
+	b->recent = b->readonly ? h.in_new : 0;
 	b->index = map;
 	b->index_len = (size_t)sb.st_size;
 	b->stamp[0] = st[0];
 	b->stamp[1] = st[1];
-	if (b->readonly)
-		for (size_t i = 0; i < b->n; i++)
-			if (strncmp(b->m[i].file, "new/", 4) == 0) {
-				b->m[i].flags |= IMAP_F_RECENT;
-				b->recent++;
-			}
 	return 1;
-stale:
-	free(b->m);
-	b->m = NULL;
-	b->n = 0;
-	munmap(map, (size_t)sb.st_size);
-	return 0;
-}
-
-static int has_new(const struct box *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		if (strncmp(b->m[i].file, "new/", 4) == 0)
-			return 1;
-	return 0;
 }
 
 static int is_taken(char **taken, size_t n, const char *file)
@@ -592,11 +598,11 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 		while (j < l.n && l.e[j].uid < m->uid)
 			j++;   /* a UID below what we know was never ours to see */
 		if (j < l.n && l.e[j].uid == m->uid) {
-			if (strcmp(l.e[j].file, m->file) != 0) {
+			if (strcmp(l.e[j].file, box_file(b, i)) != 0) {
 				unsigned flags, recent = m->flags & IMAP_F_RECENT;
 				uint32_t kw;
 
-				if (!recent && strncmp(m->file, "new/", 4) == 0 &&
+				if (!recent && strncmp(box_file(b, i), "new/", 4) == 0 &&
 				    is_taken(taken, (size_t)ntaken, l.e[j].file)) {
 					recent = IMAP_F_RECENT;   /* listed by an index, taken now */
 					b->recent++;
@@ -608,13 +614,13 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 					if (push_index(&c->flagged, &c->nflagged, i) < 0)
 						goto oom;
 				}
-				free_file(b, m->file);
-				m->file = l.e[j].file;
+				set_file(b, i, l.e[j].file);
 				l.e[j].file = NULL;
 			}
 			j++;
 		} else {
 			m->gone = 1;
+			b->ngone++;
 			if (push_index(&c->gone, &c->ngone, i) < 0)
 				goto oom;
 		}
@@ -622,13 +628,8 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 	/* what is left with UIDs above the view's is new */
 	while (j < l.n && n0 > 0 && l.e[j].uid <= b->m[n0 - 1].uid)
 		j++;
-	if (l.n > j) {
-		struct box_msg *p = realloc(b->m, (b->n + l.n - j) * sizeof *p);
-
-		if (p == NULL)
-			goto oom;
-		b->m = p;
-	}
+	if (l.n > j && own_view(b, l.n - j) < 0)
+		goto oom;
 	for (; j < l.n; j++) {
 		struct box_msg *m = &b->m[b->n];
 
@@ -636,7 +637,8 @@ static int refresh(struct box *b, struct box_changes *c, struct err *e)
 		m->uid = l.e[j].uid;
 		m->file = l.e[j].file;
 		l.e[j].file = NULL;
-		msg_from_name(m);
+		b->nowned++;
+		msg_from_name(m, m->file);
 		if (b->readonly ? strncmp(m->file, "new/", 4) == 0 :
 		    is_taken(taken, (size_t)ntaken, m->file)) {
 			m->flags |= IMAP_F_RECENT;
@@ -689,21 +691,30 @@ int box_open(struct box *b, const char *root, const char *name, int readonly, st
 			return -1;
 		}
 		stamp_of(b->dir, KEYWORDS_FILE, &b->stamp[2]);
-		if (readonly || !has_new(b))
-			return 0;
+		return 0;
 	}
 	rc = refresh(b, &c, e);
 	box_changes_free(&c);
-	if (rc < 0)
+	if (rc < 0) {
 		box_close(b);
-	return rc;
+		return -1;
+	}
+	for (size_t i = 0; i < b->n && b->first_unseen == 0; i++)
+		if (!(b->m[i].flags & IMAP_F_SEEN))
+			b->first_unseen = i + 1;
+	return 0;
 }
 
 void box_close(struct box *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		free_file(b, b->m[i].file);
-	free(b->m);
+	/* a view mapped from the index and never changed is let go whole */
+	for (size_t i = 0; i < b->n && b->nowned > 0; i++)
+		if (b->m[i].file != NULL) {
+			free(b->m[i].file);
+			b->nowned--;
+		}
+	if (!b->m_mapped)
+		free(b->m);
 	if (b->index != NULL)
 		munmap(b->index, b->index_len);
 	if (b->dirfd >= 0)
@@ -731,16 +742,21 @@ void box_apply_expunges(struct box *b)
 {
 	size_t k = 0;
 
+	if (b->ngone == 0)
+		return;   /* nothing to move: the view's pages stay untouched */
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->m[i].gone) {
 			if (b->m[i].flags & IMAP_F_RECENT)
 				b->recent--;
-			free_file(b, b->m[i].file);
+			if (b->m[i].file != NULL)
+				b->nowned--;
+			free(b->m[i].file);
 		} else {
 			b->m[k++] = b->m[i];
 		}
 	}
 	b->n = k;
+	b->ngone = 0;
 }
 
 void box_changes_free(struct box_changes *c)
@@ -752,7 +768,7 @@ void box_changes_free(struct box_changes *c)
 
 int box_path(const struct box *b, size_t i, char *path, size_t pathsz)
 {
-	const char *f = b->m[i].file;
+	const char *f = box_file(b, i);
 
 	/* "cur/NAME" or "new/NAME", whatever an index file says */
 	if ((strncmp(f, "cur/", 4) != 0 && strncmp(f, "new/", 4) != 0) || strchr(f + 4, '/') != NULL)
@@ -766,7 +782,7 @@ static int relocate(struct box *b, size_t i, struct err *e)
 {
 	static const char *const subs[] = { "cur", "new" };
 	const char *base;
-	size_t len = base_of(b->m[i].file, &base);
+	size_t len = base_of(box_file(b, i), &base);
 	char want[NAME_MAX + 1];
 
 	if (len > NAME_MAX)
@@ -792,8 +808,7 @@ static int relocate(struct box *b, size_t i, struct err *e)
 				return err_sys(e, EX_TEMPFAIL, "%s", path);
 			}
 			snprintf(file, strlen(de->d_name) + 5, "%s/%s", subs[s], de->d_name);
-			free_file(b, b->m[i].file);
-			b->m[i].file = file;
+			set_file(b, i, file);
 			closedir(dp);
 			return 0;
 		}
@@ -812,7 +827,7 @@ int box_msg_open(struct box *b, size_t i, struct err *e)
 	for (int tries = 0; tries < 2; tries++) {
 		if (box_path(b, i, path, sizeof path) < 0)
 			return err_set(e, EX_SOFTWARE, "bad file name in %s", b->dir);
-		fd = b->dirfd >= 0 ? openat(b->dirfd, b->m[i].file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) :
+		fd = b->dirfd >= 0 ? openat(b->dirfd, box_file(b, i), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) :
 		     open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
@@ -844,7 +859,7 @@ int box_size(struct box *b, size_t i, uint64_t *size, struct err *e)
 	}
 	close(fd);
 	if (r < 0)
-		return err_sys(e, EX_TEMPFAIL, "read %s", b->m[i].file);
+		return err_sys(e, EX_TEMPFAIL, "read %s", box_file(b, i));
 	b->m[i].size = *size = n;
 	return 0;
 }
@@ -876,18 +891,17 @@ int box_set_flags(struct box *b, size_t i, unsigned flags, uint32_t keywords, st
 
 	flags &= ~IMAP_F_RECENT;
 	for (int tries = 0; tries < 2; tries++) {
-		len = base_of(m->file, &base);
-		make_info(info, sizeof info, m->file, flags, keywords);
+		len = base_of(box_file(b, i), &base);
+		make_info(info, sizeof info, box_file(b, i), flags, keywords);
 		if (asprintf(&file, "cur/%.*s:%s", (int)len, base, info) < 0)
 			return err_sys(e, EX_TEMPFAIL, "flags");
-		if (snprintf(from, sizeof from, "%s/%s", b->dir, m->file) >= (int)sizeof from ||
+		if (snprintf(from, sizeof from, "%s/%s", b->dir, box_file(b, i)) >= (int)sizeof from ||
 		    snprintf(to, sizeof to, "%s/%s", b->dir, file) >= (int)sizeof to) {
 			free(file);
 			return err_set(e, EX_SOFTWARE, "path too long");
 		}
 		if (strcmp(from, to) == 0 || rename(from, to) == 0) {
-			free_file(b, m->file);
-			m->file = file;
+			set_file(b, i, file);
 			m->flags = flags | (m->flags & IMAP_F_RECENT);
 			m->keywords = keywords;
 			return 0;
@@ -921,6 +935,8 @@ int box_expunge(struct box *b, const size_t *idx, size_t n, struct err *e)
 			    unlink(path) < 0 && errno != ENOENT)
 				return err_sys(e, EX_TEMPFAIL, "unlink %s", path);
 		}
+		if (!b->m[i].gone)
+			b->ngone++;
 		b->m[i].gone = 1;
 	}
 	if (n == 0)
@@ -996,7 +1012,7 @@ int box_copy(struct box *b, const size_t *idx, size_t n, const char *dest, int m
 		uint64_t size;
 		time_t t;
 		const char *ob;
-		size_t olen = base_of(m->file, &ob);
+		size_t olen = base_of(box_file(b, idx[done]), &ob);
 		uint64_t s_size = name_number(ob, olen, ",S=");
 
 		if (box_size(b, idx[done], &size, e) < 0 || box_internal(b, idx[done], &t, e) < 0)
@@ -1015,7 +1031,7 @@ int box_copy(struct box *b, const size_t *idx, size_t n, const char *dest, int m
 			snprintf(base + strlen(base), 48, ",S=%" PRIu64 ",W=%" PRIu64, s_size, size);
 		else
 			snprintf(base + strlen(base), 48, ",W=%" PRIu64, size);
-		make_info(info, sizeof info, m->file, m->flags, kw);
+		make_info(info, sizeof info, box_file(b, idx[done]), m->flags, kw);
 		if (box_path(b, idx[done], from, sizeof from) < 0 ||
 		    snprintf(to, sizeof to, "%s/cur/%s:%s", ddir, base, info) >= (int)sizeof to) {
 			err_set(e, EX_SOFTWARE, "path too long");
@@ -1045,8 +1061,10 @@ undo_one:
 			goto undo;
 		}
 copied:
-		if (move)
+		if (move && !m->gone) {
 			m->gone = 1;
+			b->ngone++;
+		}
 	}
 	if (file_fsync_dir(path, e) < 0)
 		goto undo;

@@ -28,14 +28,19 @@
 #define BOX_KEYWORDS_MAX 26     /* letters a-z */
 #define BOX_KEYWORD_LEN 100
 
+/* A message of the view. This is also the record of mail-index, which
+ * an open maps and uses as the view itself: fixed-size fields only. */
 struct box_msg {
 	uint32_t uid;
-	char *file;          /* relative to the folder: "cur/BASE:2,FLAGS", "new/BASE" */
-	unsigned flags;      /* IMAP_F_* of lib/imapsearch.h */
+	uint32_t flags;      /* IMAP_F_* of lib/imapsearch.h */
 	uint32_t keywords;   /* bit i: keyword i */
+	uint32_t name_off;   /* the file's name in the index, when file is NULL */
 	uint64_t size;       /* RFC822.SIZE; UINT64_MAX until known */
-	time_t internal;     /* INTERNALDATE; -1 until known */
-	int gone;            /* expunged on disk, not yet reported */
+	int64_t internal;    /* INTERNALDATE; -1 until known */
+	char *file;          /* relative to the folder: "cur/BASE:2,FLAGS", "new/BASE",
+	                        malloc'd; NULL: the index's (box_file) */
+	int32_t gone;        /* expunged on disk, not yet reported */
+	uint32_t pad;
 };
 
 struct box {
@@ -46,13 +51,20 @@ struct box {
 	uint32_t validity, uidnext;
 	struct box_msg *m;       /* the session's view, by UID */
 	size_t n;
+	size_t first_unseen;     /* after box_open: the first message without
+	                            \\Seen, from 1; 0 for none */
 	size_t recent;           /* messages this session took from new/ */
 	char *kw[BOX_KEYWORDS_MAX];
 	size_t nkw;
 	struct timespec stamp[3];   /* new/, cur/ and the keywords at the last sync */
-	char *index;             /* the mail-index mapped at open; files point into it */
-	int dirfd;               /* the folder, for openat; -1 when not open */
+	char *index;             /* the mail-index mapped at open (copy on write) */
 	size_t index_len;
+	const char *names;       /* its file names */
+	size_t names_len;
+	int m_mapped;            /* m is the index's records, not malloc'd */
+	size_t nowned;           /* messages whose file is malloc'd */
+	size_t ngone;            /* messages marked gone */
+	int dirfd;               /* the folder, for openat; -1 when not open */
 };
 
 /* What box_sync found; the session reports it and calls box_apply. */
@@ -88,6 +100,9 @@ int box_sync(struct box *b, struct box_changes *c, struct err *e);
 void box_apply_expunges(struct box *b);
 
 void box_changes_free(struct box_changes *c);
+
+/* The file of message i, relative to the folder ("" for a bad index). */
+const char *box_file(const struct box *b, size_t i);
 
 /* The full path of message i. */
 int box_path(const struct box *b, size_t i, char *path, size_t pathsz);

@@ -285,7 +285,7 @@ static void announce_flags(struct session *s)
 
 static void report_expunges(struct session *s)
 {
-	for (size_t i = s->box.n; i > 0; i--)
+	for (size_t i = s->box.ngone ? s->box.n : 0; i > 0; i--)
 		if (s->box.m[i - 1].gone)
 			out(s, "* %zu EXPUNGE", i);
 	box_apply_expunges(&s->box);
@@ -625,11 +625,7 @@ static int cmd_select(struct session *s, int readonly)
 	out(s, "* %zu EXISTS", s->box.n);
 	if (!s->rev2)
 		out(s, "* %zu RECENT", s->box.recent);
-	for (size_t i = 0; i < s->box.n; i++)
-		if (!(s->box.m[i].flags & IMAP_F_SEEN)) {
-			unseen = i + 1;
-			break;
-		}
+	unseen = s->box.first_unseen;
 	if (unseen && !s->rev2)
 		out(s, "* OK [UNSEEN %zu] First unseen", unseen);
 	out(s, "* OK [UIDVALIDITY %lu] UIDs valid", (unsigned long)s->box.validity);
