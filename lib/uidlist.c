@@ -26,7 +26,8 @@ void uidlist_free(struct uidlist *l)
 	memset(l, 0, sizeof *l);
 }
 
-static int add(struct uidlist *l, uint32_t uid, const char *name, size_t len)
+/* Add an entry whose name (malloc'd) the list takes. */
+static int add_taken(struct uidlist *l, uint32_t uid, char *name)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -37,10 +38,20 @@ static int add(struct uidlist *l, uint32_t uid, const char *name, size_t len)
 		l->e = p;
 		l->cap = cap;
 	}
-	if ((l->e[l->n].name = strndup(name, len)) == NULL)
-		return -1;
+	l->e[l->n].name = name;
 	l->e[l->n].file = NULL;
 	l->e[l->n++].uid = uid;
+	return 0;
+}
+
+static int add(struct uidlist *l, uint32_t uid, const char *name, size_t len)
+{
+	char *copy = strndup(name, len);
+
+	if (copy == NULL || add_taken(l, uid, copy) < 0) {
+		free(copy);
+		return -1;
+	}
 	return 0;
 }
 
@@ -206,13 +217,17 @@ static long scan(const char *dir, struct seen **out, struct err *e)
 				v = p;
 			}
 			v[n].name = strndup(de->d_name, strcspn(de->d_name, ":"));
-			v[n].file = malloc(strlen(de->d_name) + 5);
+			size_t dlen = strlen(de->d_name);
+
+			v[n].file = malloc(dlen + 5);
 			if (v[n].name == NULL || v[n].file == NULL) {
 				free(v[n].name);
 				free(v[n].file);
 				goto oom;
 			}
-			snprintf(v[n].file, strlen(de->d_name) + 5, "%s/%s", subs[s], de->d_name);
+			memcpy(v[n].file, subs[s], 3);
+			v[n].file[3] = '/';
+			memcpy(v[n].file + 4, de->d_name, dlen + 1);
 			v[n].sec = strtoull(v[n].name, &end, 10);
 			v[n].usec = end[0] == '.' && end[1] == 'M' ? strtoul(end + 2, NULL, 10) : 0;
 			v[n].listed = 0;
@@ -234,6 +249,26 @@ oom:
 	return (long)n;
 }
 
+/* Lines "UID NAME" of entries from on: 100,000 of them at a folder's
+ * first look, so no printf. */
+static void write_entries(struct io_out *o, const struct uidlist *l, size_t from)
+{
+	for (size_t i = from; i < l->n; i++) {
+		char num[16];
+		size_t k = sizeof num;
+		uint32_t v = l->e[i].uid;
+
+		num[--k] = ' ';
+		do {
+			num[--k] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v > 0);
+		io_out_write(o, num + k, sizeof num - k);
+		io_out_write(o, l->e[i].name, strlen(l->e[i].name));
+		io_out_write(o, "\n", 1);
+	}
+}
+
 static int write_all_list(const struct uidlist *l, const char *dir, struct err *e)
 {
 	char tmp[4200], path[4200];
@@ -253,12 +288,7 @@ static int write_all_list(const struct uidlist *l, const char *dir, struct err *
 	io_out_init(o, fd);
 	snprintf(line, sizeof line, "mail-uidlist 1 %u %u\n", l->validity, l->next);
 	io_out_write(o, line, strlen(line));
-	for (size_t i = 0; i < l->n; i++) {
-		snprintf(line, sizeof line, "%u ", l->e[i].uid);
-		io_out_write(o, line, strlen(line));
-		io_out_write(o, l->e[i].name, strlen(l->e[i].name));
-		io_out_write(o, "\n", 1);
-	}
+	write_entries(o, l, 0);
 	if (io_out_flush(o) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
 		err_sys(e, EX_TEMPFAIL, "write %s", path);
 		unlink(tmp);
@@ -271,7 +301,7 @@ static int write_all_list(const struct uidlist *l, const char *dir, struct err *
 
 static int append_list(const struct uidlist *l, size_t from, const char *dir, struct err *e)
 {
-	char path[4200], line[64];
+	char path[4200];
 	struct io_out *o = malloc(sizeof *o);
 	int fd;
 
@@ -284,12 +314,7 @@ static int append_list(const struct uidlist *l, size_t from, const char *dir, st
 		return err_sys(e, EX_TEMPFAIL, "open %s", path);
 	}
 	io_out_init(o, fd);
-	for (size_t i = from; i < l->n; i++) {
-		snprintf(line, sizeof line, "%u ", l->e[i].uid);
-		io_out_write(o, line, strlen(line));
-		io_out_write(o, l->e[i].name, strlen(l->e[i].name));
-		io_out_write(o, "\n", 1);
-	}
+	write_entries(o, l, from);
 	if (io_out_flush(o) < 0 || fsync(fd) < 0) {
 		close(fd);
 		free(o);
@@ -364,7 +389,7 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 		rewrite = 1;
 	}
 	/* entries whose message is gone are dropped */
-	if ((slot = index_seen(seen, (size_t)ns, &mask)) == NULL) {
+	if (l->n > 0 && (slot = index_seen(seen, (size_t)ns, &mask)) == NULL) {
 		err_sys(e, EX_TEMPFAIL, "%s", dir);
 		goto out;
 	}
@@ -403,10 +428,11 @@ int uidlist_sync(struct uidlist *l, const char *dir, struct err *e)
 			err_set(e, EX_TEMPFAIL, "%s: out of UIDs", dir);
 			goto out;
 		}
-		if (add(l, l->next++, seen[i].name, strlen(seen[i].name)) < 0) {
+		if (add_taken(l, l->next++, seen[i].name) < 0) {
 			err_sys(e, EX_TEMPFAIL, "%s", dir);
 			goto out;
 		}
+		seen[i].name = NULL;
 		l->e[l->n - 1].file = seen[i].file;
 		seen[i].file = NULL;
 	}
