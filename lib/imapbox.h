@@ -8,7 +8,9 @@
  * Maildir info (":2,DFRST" and keyword letters a-z, whose names are in
  * the folder's "mail-keywords"), the size from ",W=", the INTERNALDATE
  * from the time the name starts with. So opening a folder reads two
- * directories and one file and opens no message.
+ * directories and one file and opens no message; opening one that has
+ * not changed since its last full look maps the derived "mail-index"
+ * and reads nothing else.
  *
  * The list held is the session's view: box_sync compares it with the
  * disk and says what changed (messages gone, new, flags changed) for the
@@ -67,7 +69,8 @@ struct box {
 	int dirfd;               /* the folder, for openat; -1 when not open */
 };
 
-/* What box_sync found; the session reports it and calls box_apply. */
+/* What box_sync found; the session reports it and calls
+ * box_apply_expunges once it has reported the messages gone. */
 struct box_changes {
 	size_t *gone;            /* view indexes of messages gone, ascending */
 	size_t ngone;
