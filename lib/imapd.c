@@ -2310,10 +2310,86 @@ read_line:;
 
 /* ---- the session ---- */
 
+static int cmd_noop(struct session *s)
+{
+	if (!at_end(s))
+		return reader_failed(s);
+	tagged(s, "OK", "NOOP completed");
+	return 0;
+}
+
+static int cmd_logout(struct session *s)
+{
+	if (!at_end(s))
+		return reader_failed(s);
+	unselect(s);
+	out(s, "* BYE Logging out");
+	tagged(s, "OK", "Logout completed");
+	s->state = LOGOUT;
+	return 0;
+}
+
+static int cmd_check(struct session *s)
+{
+	if (!at_end(s))
+		return reader_failed(s);
+	tagged(s, "OK", "Check completed");
+	return 0;
+}
+
+/* The states a command is valid in, as bits. */
+#define IN_NOAUTH (1 << NOT_AUTHENTICATED)
+#define IN_AUTH (1 << AUTHENTICATED)
+#define IN_SELECTED (1 << SELECTED)
+#define IN_LOGGED (IN_AUTH | IN_SELECTED)
+#define IN_ANY (IN_NOAUTH | IN_LOGGED)
+
+static const struct command {
+	const char *name;
+	int states;
+	int uid;                                   /* may follow "UID" */
+	int (*run)(struct session *s);
+	int (*run_arg)(struct session *s, int arg); /* or this, with arg */
+	int arg;
+} commands[] = {
+	{ "CAPABILITY", IN_ANY, 0, cmd_capability, NULL, 0 },
+	{ "NOOP", IN_ANY, 0, cmd_noop, NULL, 0 },
+	{ "LOGOUT", IN_ANY, 0, cmd_logout, NULL, 0 },
+	{ "ID", IN_ANY, 0, cmd_id, NULL, 0 },
+	{ "LOGIN", IN_NOAUTH, 0, cmd_login, NULL, 0 },
+	{ "AUTHENTICATE", IN_NOAUTH, 0, cmd_authenticate, NULL, 0 },
+	{ "STARTTLS", IN_NOAUTH, 0, cmd_starttls, NULL, 0 },
+	{ "ENABLE", IN_AUTH, 0, cmd_enable, NULL, 0 },   /* RFC 5161 3.1 */
+	{ "SELECT", IN_LOGGED, 0, NULL, cmd_select, 0 },
+	{ "EXAMINE", IN_LOGGED, 0, NULL, cmd_select, 1 },
+	{ "CREATE", IN_LOGGED, 0, cmd_create, NULL, 0 },
+	{ "DELETE", IN_LOGGED, 0, cmd_delete, NULL, 0 },
+	{ "RENAME", IN_LOGGED, 0, cmd_rename, NULL, 0 },
+	{ "SUBSCRIBE", IN_LOGGED, 0, NULL, cmd_subscribe, 1 },
+	{ "UNSUBSCRIBE", IN_LOGGED, 0, NULL, cmd_subscribe, 0 },
+	{ "LIST", IN_LOGGED, 0, NULL, cmd_list, 0 },
+	{ "LSUB", IN_LOGGED, 0, NULL, cmd_list, 1 },
+	{ "NAMESPACE", IN_LOGGED, 0, cmd_namespace, NULL, 0 },
+	{ "STATUS", IN_LOGGED, 0, cmd_status, NULL, 0 },
+	{ "APPEND", IN_LOGGED, 0, cmd_append, NULL, 0 },
+	{ "IDLE", IN_LOGGED, 0, cmd_idle, NULL, 0 },
+	{ "CHECK", IN_SELECTED, 0, cmd_check, NULL, 0 },
+	{ "CLOSE", IN_SELECTED, 0, NULL, cmd_close, 1 },
+	{ "UNSELECT", IN_SELECTED, 0, NULL, cmd_close, 0 },
+	{ "EXPUNGE", IN_SELECTED, 1, cmd_expunge, NULL, 0 },
+	{ "FETCH", IN_SELECTED, 1, cmd_fetch, NULL, 0 },
+	{ "STORE", IN_SELECTED, 1, cmd_store, NULL, 0 },
+	{ "SEARCH", IN_SELECTED, 1, cmd_search, NULL, 0 },
+	{ "COPY", IN_SELECTED, 1, NULL, cmd_copy, 0 },
+	{ "MOVE", IN_SELECTED, 1, NULL, cmd_copy, 1 },
+};
+
 /* Run one command. Returns 0, or -1 to hang up. */
 static int command(struct session *s)
 {
+	const struct command *c = NULL;
 	char name[32];
+	const char *why;
 	enum imap_tok t;
 
 	/* tag = 1*<any ASTRING-CHAR except "+"> */
@@ -2341,86 +2417,19 @@ static int command(struct session *s)
 		if (copy_arg(s, name, sizeof name, s->r.text) < 0)
 			return reader_failed(s);
 	}
-#define IS(x) (strcasecmp(name, x) == 0)
-	if (s->uid && !(IS("FETCH") || IS("STORE") || IS("SEARCH") || IS("COPY") || IS("MOVE") ||
-	                IS("EXPUNGE")))
-		return imap_skip(&s->r) < 0 ? -1 : bad(s, "Unknown UID command");
-	/* any state */
-	if (IS("CAPABILITY"))
-		return cmd_capability(s);
-	if (IS("NOOP")) {
-		if (!at_end(s))
-			return reader_failed(s);
-		report_changes(s);
-		tagged(s, "OK", "NOOP completed");
-		return 0;
-	}
-	if (IS("LOGOUT")) {
-		if (!at_end(s))
-			return reader_failed(s);
-		unselect(s);
-		out(s, "* BYE Logging out");
-		tagged(s, "OK", "Logout completed");
-		s->state = LOGOUT;
-		return 0;
-	}
-	if (IS("ID"))
-		return cmd_id(s);
-	if (s->state == NOT_AUTHENTICATED) {
-		if (IS("LOGIN"))
-			return cmd_login(s);
-		if (IS("AUTHENTICATE"))
-			return cmd_authenticate(s);
-		if (IS("STARTTLS"))
-			return cmd_starttls(s);
-		return imap_skip(&s->r) < 0 ? -1 : bad(s, "Log in first, or unknown command");
-	}
-	if (IS("ENABLE") && s->state == AUTHENTICATED)
-		return cmd_enable(s);
-	if (IS("SELECT") || IS("EXAMINE"))
-		return cmd_select(s, IS("EXAMINE"));
-	if (IS("CREATE"))
-		return cmd_create(s);
-	if (IS("DELETE"))
-		return cmd_delete(s);
-	if (IS("RENAME"))
-		return cmd_rename(s);
-	if (IS("SUBSCRIBE") || IS("UNSUBSCRIBE"))
-		return cmd_subscribe(s, IS("SUBSCRIBE"));
-	if (IS("LIST") || IS("LSUB"))
-		return cmd_list(s, IS("LSUB"));
-	if (IS("NAMESPACE"))
-		return cmd_namespace(s);
-	if (IS("STATUS"))
-		return cmd_status(s);
-	if (IS("APPEND"))
-		return cmd_append(s);
-	if (IS("IDLE"))
-		return cmd_idle(s);
-	if (IS("STARTTLS") || IS("LOGIN") || IS("AUTHENTICATE"))
-		return imap_skip(&s->r) < 0 ? -1 : bad(s, "Logged in already");
-	if (s->state != SELECTED)
-		return imap_skip(&s->r) < 0 ? -1 : bad(s, "Select a mailbox first, or unknown command");
-	if (IS("CHECK")) {
-		if (!at_end(s))
-			return reader_failed(s);
-		tagged(s, "OK", "Check completed");
-		return 0;
-	}
-	if (IS("CLOSE") || IS("UNSELECT"))
-		return cmd_close(s, IS("CLOSE"));
-	if (IS("EXPUNGE"))
-		return cmd_expunge(s);
-	if (IS("FETCH"))
-		return cmd_fetch(s);
-	if (IS("STORE"))
-		return cmd_store(s);
-	if (IS("SEARCH"))
-		return cmd_search(s);
-	if (IS("COPY") || IS("MOVE"))
-		return cmd_copy(s, IS("MOVE"));
-#undef IS
-	return imap_skip(&s->r) < 0 ? -1 : bad(s, "Unknown command");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands && c == NULL; i++)
+		if (strcasecmp(name, commands[i].name) == 0)
+			c = &commands[i];
+	if (c == NULL || (s->uid && !c->uid))
+		why = s->uid ? "Unknown UID command" : "Unknown command";
+	else if (!(c->states & (1 << s->state)))
+		why = s->state == NOT_AUTHENTICATED ? "Log in first" :
+		      c->states == IN_NOAUTH ? "Logged in already" :
+		      c->states == IN_SELECTED ? "Select a mailbox first" :
+		      "Not valid with a mailbox selected";
+	else
+		return c->run != NULL ? c->run(s) : c->run_arg(s, c->arg);
+	return imap_skip(&s->r) < 0 ? -1 : bad(s, why);
 }
 
 int imapd_run(struct net *n, struct imapd_config *c)
