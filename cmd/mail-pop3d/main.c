@@ -44,7 +44,8 @@ static const char usage_text[] =
 
 static char ip[64];   /* the peer, for the TLS hooks' log lines */
 
-
+/* After the login, a server started as root runs as the mailbox's owner
+ * (ctx: delivery_user, for a mailbox not there yet). */
 static int become(void *ctx, const char *mailbox, struct err *e)
 {
 	return users_become(mailbox, ctx, e);
