@@ -213,6 +213,25 @@ bad:
 	return -2;
 }
 
+/* The command's one argument, a mailbox name, into name (BOX_NAME_MAX + 1
+ * bytes). Returns 1 when the command goes on; 0 when it has been
+ * answered (BAD, or NO for a bad name), *rc being what to return. */
+static int mailbox_only(struct session *s, char *name, int *rc)
+{
+	int r = mailbox_arg(s, name, BOX_NAME_MAX + 1, 0);
+
+	if (r == -1 || !at_end(s)) {
+		*rc = reader_failed(s);
+		return 0;
+	}
+	if (r == -2) {
+		tagged(s, "NO", "[CANNOT] Bad mailbox name");
+		*rc = 0;
+		return 0;
+	}
+	return 1;
+}
+
 /* A mailbox name as the client reads it: UTF-8 or modified UTF-7. */
 static void mailbox_out(struct session *s, struct strbuf *b, const char *name)
 {
@@ -600,12 +619,8 @@ static int cmd_select(struct session *s, int readonly)
 	size_t unseen = 0;
 	int rc;
 
-	if ((rc = mailbox_arg(s, name, sizeof name, 0)) == -1 || !at_end(s))
-		return reader_failed(s);
-	if (rc == -2) {
-		tagged(s, "NO", "[CANNOT] Bad mailbox name");
-		return 0;
-	}
+	if (!mailbox_only(s, name, &rc))
+		return rc;
 	if (s->state == SELECTED) {
 		unselect(s);
 		out(s, "* OK [CLOSED] Previous mailbox closed");
@@ -685,12 +700,8 @@ static int cmd_delete(struct session *s)
 	struct err e;
 	int rc;
 
-	if ((rc = mailbox_arg(s, name, sizeof name, 0)) == -1 || !at_end(s))
-		return reader_failed(s);
-	if (rc == -2) {
-		tagged(s, "NO", "[CANNOT] Bad mailbox name");
-		return 0;
-	}
+	if (!mailbox_only(s, name, &rc))
+		return rc;
 	if (s->state == SELECTED && strcmp(s->box.name, name) == 0 && strcmp(name, "INBOX") != 0) {
 		tagged(s, "NO", "[INUSE] The mailbox is selected");
 		return 0;
@@ -731,12 +742,8 @@ static int cmd_subscribe(struct session *s, int on)
 	struct err e;
 	int rc;
 
-	if ((rc = mailbox_arg(s, name, sizeof name, 0)) == -1 || !at_end(s))
-		return reader_failed(s);
-	if (rc == -2) {
-		tagged(s, "NO", "[CANNOT] Bad mailbox name");
-		return 0;
-	}
+	if (!mailbox_only(s, name, &rc))
+		return rc;
 	if (box_subscribe(s->root, name, on, &e) < 0) {
 		folder_failed(s, "subscribe", name, &e);
 		return 0;
