@@ -245,7 +245,9 @@ is "$(printf '%s\n' "$out" | sed -n 2,6p | tr '\n' ' ')" "+OK PLAIN SCRAM-SHA-25
 # ---- curl ----
 out=$(curl -s --max-time 10 "pop3://127.0.0.1:$port/" -u bob@example.org:pw)
 is "$(echo "$out" | wc -l | tr -d ' ')" 2 "curl pop3:// lists the messages"
-first=$(ls "$bobdir/cur" | sort | head -1)
+# message 1 is the oldest by the time in its name, seconds then
+# microseconds as numbers (not zero-padded: text order can differ)
+first=$(ls "$bobdir/cur" | sort -t. -k1,1n -k2.2,2n | head -1)
 curl -s --max-time 10 "pop3://127.0.0.1:$port/1" -u bob@example.org:pw -o "$tmp/curl.out"
 sed 's/$/\r/' "$bobdir/cur/$first" | cmp -s - "$tmp/curl.out"; ok $? "curl pop3:// RETR: the message as stored, with CR LF"
 curl -s --max-time 10 "pop3://127.0.0.1:$port/1" -u bob@example.org:pw --login-options AUTH=PLAIN -o "$tmp/curl.out"
