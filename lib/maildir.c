@@ -223,6 +223,22 @@ int maildir_deliver(struct maildir_delivery *d, int in_fd, struct err *e)
 		goto fail;
 	}
 
+	/* mail-filter's verdict: spam delivered to INBOX goes to the junk
+	 * folder instead (the file moves there by a link from tmp/) */
+	d->junked = d->junk != NULL && d->junk[0] != '\0' && d->stats.spam_flag &&
+	            (d->folder == NULL || folder[0] == '\0');
+	if (d->junked) {
+		char junk[NAME_MAX + 1];
+
+		if (maildir_folder_dir(d->junk, junk, sizeof junk, e) < 0)
+			goto fail;
+		if (junk[0] == '\0') {
+			err_set(e, EX_USAGE, "the junk folder cannot be INBOX");
+			goto fail;
+		}
+		if (file_join(dir, sizeof dir, d->root, junk, e) < 0 || maildir_make(dir, 1, e) < 0)
+			goto fail;
+	}
 	if (file_join(newdir, sizeof newdir, dir, d->info != NULL ? "cur" : "new", e) < 0)
 		goto fail;
 	if (snprintf(d->path, sizeof d->path, "%s/%s,S=%" PRIu64 ",W=%" PRIu64 "%s%s", newdir,

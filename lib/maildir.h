@@ -46,6 +46,9 @@ struct maildir_delivery {
 	                              ("2,S": IMAP APPEND with flags) */
 	time_t when;               /* the time in the name (IMAP's INTERNALDATE);
 	                              0: now */
+	const char *junk;          /* a message with X-Spam-Flag: YES for INBOX
+	                              goes to this folder; NULL or "": INBOX */
+	int junked;                /* out: it did */
 	char path[PATH_MAX];       /* out: the delivered file */
 	struct msg_stats stats;    /* out */
 };

@@ -17,11 +17,11 @@ enum hstate {
 	H_FIRSTFROM,  /* first line began "From ": envelope line or "From :"? */
 	H_PASS,       /* copying the rest of the line */
 	H_SKIP,       /* dropping the rest of the line */
-	H_DT,         /* copying a Delivered-To: value and remembering it */
+	H_DT,         /* copying a value to remember (Delivered-To:, X-Spam-Flag:) */
 	H_BODY        /* past the header section */
 };
 
-enum field { F_OTHER, F_SKIP, F_DT };
+enum field { F_OTHER, F_SKIP, F_DT, F_SPAM };
 
 /* mboxrd quoting states, at the output side. */
 enum qstate { Q_BOL, Q_GT, Q_FROM, Q_MID };
@@ -41,6 +41,7 @@ struct copier {
 	int first_line;
 	int seen_received;   /* a Received: field was above: the message travelled */
 	int loop;
+	int spam_flag;       /* the top header has X-Spam-Flag: YES */
 	int pending_cr;
 	size_t holdlen;
 	char hold[HOLD_MAX];
@@ -138,6 +139,17 @@ static void end_field(struct copier *c)
 	if (c->field == F_DT && !c->dt_overflow && c->seen_received &&
 	    same_address(c->dt, c->dtlen, c->o->delivered_to))
 		c->loop = 1;
+	if (c->field == F_SPAM && !c->dt_overflow) {
+		const char *v = c->dt;
+		size_t n = c->dtlen;
+
+		while (n > 0 && (*v == ' ' || *v == '\t'))
+			v++, n--;
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n == 3 && strncasecmp(v, "YES", 3) == 0)
+			c->spam_flag = 1;
+	}
 	c->field = F_OTHER;
 }
 
@@ -170,6 +182,8 @@ static void field_colon(struct copier *c)
 		c->field = F_SKIP;
 	else if (n == 12 && strncasecmp(c->hold, "Delivered-To", 12) == 0 && c->o->delivered_to != NULL)
 		c->field = F_DT;
+	else if (n == 11 && strncasecmp(c->hold, "X-Spam-Flag", 11) == 0)
+		c->field = F_SPAM;
 	if (c->field == F_SKIP) {
 		c->holdlen = 0;
 		c->h = H_SKIP;
@@ -179,7 +193,7 @@ static void field_colon(struct copier *c)
 	emit(c, ':');
 	c->dtlen = 0;
 	c->dt_overflow = 0;
-	c->h = c->field == F_DT ? H_DT : H_PASS;
+	c->h = c->field == F_DT || c->field == F_SPAM ? H_DT : H_PASS;
 }
 
 /* Keep ch back while a field name is read; returns 0 when the name is too
@@ -207,7 +221,7 @@ again:
 			if (c->field == F_SKIP) {
 				c->h = H_SKIP;
 			} else {
-				c->h = c->field == F_DT ? H_DT : H_PASS;
+				c->h = c->field == F_DT || c->field == F_SPAM ? H_DT : H_PASS;
 				goto again;
 			}
 		} else {
@@ -389,6 +403,7 @@ int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
 	}
 	st->size = c->out.written;
 	st->lines = c->lines;
+	st->spam_flag = c->spam_flag;
 out:
 	free(buf);
 	free(c);

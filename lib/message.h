@@ -27,6 +27,8 @@ struct msg_opts {
 struct msg_stats {
 	uint64_t size;   /* bytes written (LF line ends) */
 	uint64_t lines;  /* LF characters written: size + lines = CRLF size */
+	int spam_flag;   /* the top header carries X-Spam-Flag: YES (mail-filter's
+	                    verdict; mail-store files such a message in Junk) */
 };
 
 /* Copy in_fd to out_fd as described above.

@@ -100,6 +100,31 @@ expect_exit 0 "a folder counts against the same quota" "$MAIL_STORE" --maildir "
 expect_exit 75 "and fills it" "$MAIL_STORE" --maildir "$q" --folder Sent --quota 100K,3 <"$tmp/m1"
 expect_exit 64 "bad quota refused" "$MAIL_STORE" --maildir "$q" --quota 10X <"$tmp/m1"
 
+# X-Spam-Flag: YES in the top header (mail-filter's verdict): the junk
+# folder, unless delivery names a folder or --junk '' keeps it in INBOX.
+j=$tmp/junk
+printf 'Subject: spam\nX-Spam-Flag: YES\n\nbuy\n' >"$tmp/spam"
+printf 'Subject: ham\nX-Spam-Flag: NO\n\nhello\n' >"$tmp/ham"
+printf 'Subject: body\n\nX-Spam-Flag: YES\n' >"$tmp/inbody"
+printf 'Subject: folded\nX-Spam-Flag:\n  Yes\n\nbuy\n' >"$tmp/folded"
+expect_exit 0 "a message flagged as spam is delivered" "$MAIL_STORE" --maildir "$j" <"$tmp/spam"
+is "$(count_files "$j/.Junk/new")$(count_files "$j/new")" 10 "... into Junk, made as a Maildir++ folder"
+check "... with its maildirfolder file" test -f "$j/.Junk/maildirfolder"
+is "$(count_files "$j/tmp")$(count_files "$j/.Junk/tmp")" 00 "... and nothing left in tmp/"
+"$MAIL_STORE" --maildir "$j" <"$tmp/ham"
+"$MAIL_STORE" --maildir "$j" <"$tmp/inbody"
+is "$(count_files "$j/new")" 2 "X-Spam-Flag: NO, and the words in the body, stay in INBOX"
+"$MAIL_STORE" --maildir "$j" <"$tmp/folded"
+is "$(count_files "$j/.Junk/new")" 2 "a folded X-Spam-Flag: Yes counts"
+"$MAIL_STORE" --maildir "$j" --junk Spam.Caught <"$tmp/spam"
+is "$(count_files "$j/.Spam.Caught/new")" 1 "--junk names the folder"
+"$MAIL_STORE" --maildir "$j" --junk '' <"$tmp/spam"
+is "$(count_files "$j/new")" 3 "--junk '' keeps spam in INBOX"
+"$MAIL_STORE" --maildir "$j" --folder Work <"$tmp/spam"
+is "$(count_files "$j/.Work/new")" 1 "a delivery to a named folder goes there, spam or not"
+expect_exit 64 "--junk INBOX is refused" "$MAIL_STORE" --maildir "$j" --junk INBOX <"$tmp/spam"
+expect_exit 64 "--junk with an mbox is refused" "$MAIL_STORE" --mbox "$tmp/j.mbox" --junk Junk <"$tmp/spam"
+
 # Output of -v, --help, --version.
 "$MAIL_STORE" -v --maildir "$md" <"$tmp/m1" 2>"$tmp/v"
 check "-v reports the delivered path" grep -q "delivered path=$md/new/" "$tmp/v"

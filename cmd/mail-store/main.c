@@ -29,13 +29,16 @@
 #define DEFAULT_LOCK_TIMEOUT 30 /* seconds */
 
 static const char usage_text[] =
-"usage: mail-store [--maildir DIR | --mbox FILE] [--folder NAME] [-f SENDER]\n"
+"usage: mail-store [--maildir DIR | --mbox FILE] [--folder NAME] [--junk NAME]\n"
+"                  [-f SENDER]\n"
 "                  [-r RECIPIENT] [--quota BYTES[,COUNT]] [--quota-bounce]\n"
 "                  [--lock-timeout SECONDS] [--hostname NAME] [--config FILE] [-v]\n"
 "Deliver one message read from standard input.\n"
 "  --maildir DIR        deliver into the Maildir DIR (created if missing)\n"
 "  --mbox FILE          append to the mboxrd file FILE (created if missing)\n"
 "  --folder NAME        Maildir++ folder, e.g. Work/Reports (INBOX = the Maildir)\n"
+"  --junk NAME          folder for mail whose header says X-Spam-Flag: YES, when\n"
+"                       no --folder is given (default Junk; '' keeps it in INBOX)\n"
 "  -f SENDER            envelope sender for Return-Path: ('' or <> = null sender)\n"
 "  -r RECIPIENT         envelope recipient for Delivered-To: and loop detection\n"
 "  --quota B[,C]        Maildir++ quota: bytes (K/M/G/T suffixes) and message count\n"
@@ -104,13 +107,14 @@ static void report(int verbose, const char *path, const struct msg_stats *st)
 		        (unsigned long long)st->size);
 }
 
-enum { OPT_MAILDIR = 256, OPT_MBOX, OPT_FOLDER, OPT_QUOTA, OPT_QUOTA_BOUNCE,
+enum { OPT_MAILDIR = 256, OPT_MBOX, OPT_FOLDER, OPT_JUNK, OPT_QUOTA, OPT_QUOTA_BOUNCE,
        OPT_LOCK_TIMEOUT, OPT_HOSTNAME, OPT_CONFIG };
 
 static const struct option longopts[] = {
 	{ "maildir", required_argument, NULL, OPT_MAILDIR },
 	{ "mbox", required_argument, NULL, OPT_MBOX },
 	{ "folder", required_argument, NULL, OPT_FOLDER },
+	{ "junk", required_argument, NULL, OPT_JUNK },
 	{ "quota", required_argument, NULL, OPT_QUOTA },
 	{ "quota-bounce", no_argument, NULL, OPT_QUOTA_BOUNCE },
 	{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
@@ -124,7 +128,7 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
-	const char *maildir = NULL, *mbox = NULL, *folder = NULL, *config = NULL;
+	const char *maildir = NULL, *mbox = NULL, *folder = NULL, *config = NULL, *junk = "Junk";
 	const char *sender = NULL, *recipient = NULL, *hostname = NULL, *lock_arg = NULL;
 	const char *quota_arg = NULL, *s;
 	char path[PATH_MAX], sender_buf[ADDR_MAX + 1], recipient_buf[ADDR_MAX + 1];
@@ -133,7 +137,7 @@ int main(int argc, char **argv)
 	struct conf conf;
 	struct err e = { 0, "" };
 	unsigned long lock_timeout;
-	int quota_code = EX_TEMPFAIL, verbose = 0, c;
+	int quota_code = EX_TEMPFAIL, verbose = 0, junk_set = 0, c;
 
 	cli_init("mail-store");
 	/* Over RLIMIT_FSIZE, write() must fail with EFBIG so the append is
@@ -147,6 +151,7 @@ int main(int argc, char **argv)
 		case OPT_MAILDIR: maildir = optarg; break;
 		case OPT_MBOX: mbox = optarg; break;
 		case OPT_FOLDER: folder = optarg; break;
+		case OPT_JUNK: junk = optarg; junk_set = 1; break;
 		case OPT_QUOTA: quota_arg = optarg; break;
 		case OPT_QUOTA_BOUNCE: quota_code = EX_UNAVAILABLE; break;
 		case OPT_LOCK_TIMEOUT: lock_arg = optarg; break;
@@ -221,6 +226,8 @@ int main(int argc, char **argv)
 		cli_usage("--folder needs a Maildir");
 	if (quota_arg != NULL && mbox != NULL)
 		cli_usage("--quota needs a Maildir");
+	if (junk_set && mbox != NULL)
+		cli_usage("--junk needs a Maildir");
 
 	mo.return_path = sender;
 	mo.delivered_to = recipient;
@@ -229,6 +236,7 @@ int main(int argc, char **argv)
 		struct maildir_delivery d = {
 			.root = maildir, .folder = folder, .host = hostname, .msg = &mo,
 			.quota = quota_arg != NULL ? &quota : NULL, .over_quota_code = quota_code,
+			.junk = junk,
 		};
 		if (maildir_deliver(&d, 0, &e) < 0)
 			cli_die(e.code, "%s", e.msg);
