@@ -310,7 +310,15 @@ int clamd_scan(const char *address, int fd, unsigned timeout_ms,
 	}
 	st = send_all(s, cmd, sizeof cmd, timeout_ms);
 	while (st == 0) {
-		ssize_t k = io_read(fd, chunk + 4, CHUNK);
+		ssize_t k;
+
+		/* clamd speaking before the end of the stream: a refusal, or
+		 * a verdict on part of the message only */
+		if (wait_fd(s, POLLIN, 0) > 0) {
+			st = 1;
+			break;
+		}
+		k = io_read(fd, chunk + 4, CHUNK);
 
 		if (k < 0) {
 			int code = err_code_for_errno(errno);

@@ -145,6 +145,7 @@ static pid_t fake_server(enum fake_mode mode, const char *reply, size_t n, int *
 	if (mode == FAKE_EARLY) {
 		k = read(c, buf, 10);
 		(void)!write(c, reply, n);
+		pause();   /* holding the connection, reading no more */
 		_exit(0);
 	}
 	while ((k = read(c, buf, sizeof buf)) > 0) {
@@ -355,7 +356,7 @@ static void test_fakes(void)
 	/* an OK before clamd has the whole message is no verdict on it */
 	pid = fake_server(FAKE_EARLY, "stream: OK\0", 11, &port);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-	ret = scan(addr, "big.eml", 2000, &r, &e);
+	ret = scan(addr, "huge.eml", 2000, &r, &e);
 	ok(ret == -1 && e.code == EX_TEMPFAIL && r.infected == 0,
 	   "OK sent before the end of the message: not clean (%s)", e.msg);
 	reap(pid);
@@ -415,7 +416,7 @@ static void test_down(void)
 static void make_messages(void)
 {
 	static const char clean[] = "From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello, world.\r\n";
-	char msg[2048], b64[BASE64_ENCODED_SIZE(EICAR_LEN)];
+	char msg[2048], b64[BASE64_ENCODED_SIZE(EICAR_LEN)], path[256];
 	size_t big = 2 * 1024 * 1024;
 	char *p;
 	int k;
@@ -440,6 +441,13 @@ static void make_messages(void)
 	memcpy(p, "Subject: big\n\n", 14);
 	write_file("big.eml", p, big);
 	free(p);
+	/* more than loopback's socket buffers hold, sparse on disk */
+	write_file("huge.eml", "Subject: huge\n\n", 15);
+	snprintf(path, sizeof path, "%s/huge.eml", dir);
+	if (truncate(path, 64 << 20) < 0) {
+		perror(path);
+		exit(1);
+	}
 }
 
 int main(void)
