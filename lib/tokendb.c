@@ -263,7 +263,8 @@ int tokendb_lookup(struct tokendb *db, char *const *tokens, size_t n,
 	MDB_txn *txn = db->batch;
 	int found, rc = 0;
 
-	memset(counts, 0, n * sizeof *counts);
+	if (n > 0)
+		memset(counts, 0, n * sizeof *counts);
 	totals->spam = totals->ham = 0;
 	if (db->env == NULL)
 		return 0;
