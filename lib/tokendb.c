@@ -84,25 +84,38 @@ static uint32_t move(uint32_t v, int delta)
 	return v < UINT32_MAX ? v + 1 : v;
 }
 
-/* Move one key's spam or ham count by delta; delete it at 0/0. */
-static int bump(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, int spam, int delta)
+/* Move one key's spam or ham count by delta; delete it at 0/0. The
+ * cursor is left on the key, so the write needs no second descent. */
+static int bump(MDB_cursor *cur, const void *k, size_t klen, int spam, int delta)
 {
-	struct token_counts c;
+	struct token_counts c = { 0, 0 };
 	unsigned char buf[8];
-	MDB_val key = { klen, (void *)k }, val = { sizeof buf, buf };
+	MDB_val key = { klen, (void *)k }, val;
 	int found, rc;
 
-	if ((rc = get_counts(txn, dbi, k, klen, &c, &found)) != 0)
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
+	found = rc == 0;
+	if (found) {
+		if (val.mv_size != 8)
+			return MDB_CORRUPTED;
+		c.spam = get32(val.mv_data);
+		c.ham = get32((const unsigned char *)val.mv_data + 4);
+	}
 	if (spam)
 		c.spam = move(c.spam, delta);
 	else
 		c.ham = move(c.ham, delta);
 	if (c.spam == 0 && c.ham == 0)
-		return found ? mdb_del(txn, dbi, &key, NULL) : 0;
+		return found ? mdb_cursor_del(cur, 0) : 0;
 	put32(buf, c.spam);
 	put32(buf + 4, c.ham);
-	return mdb_put(txn, dbi, &key, &val, 0);
+	key.mv_size = klen;
+	key.mv_data = (void *)k;
+	val.mv_size = sizeof buf;
+	val.mv_data = buf;
+	return mdb_cursor_put(cur, &key, &val, found ? MDB_CURRENT : 0);
 }
 
 /* One message's training, tokens already distinct and in key order (the
@@ -110,12 +123,17 @@ static int bump(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, int spam,
 static int apply(struct tokendb *db, MDB_txn *txn, char *const *tok, size_t n,
                  int spam, int delta)
 {
-	int rc;
+	MDB_cursor *cur;
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if ((rc = bump(txn, db->dbi, tok[i], strlen(tok[i]), spam, delta)) != 0)
-			return rc;
-	return bump(txn, db->dbi, TOTALS_KEY, TOTALS_LEN, spam, delta);
+	if ((rc = mdb_cursor_open(txn, db->dbi, &cur)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = bump(cur, tok[i], strlen(tok[i]), spam, delta);
+	if (rc == 0)
+		rc = bump(cur, TOTALS_KEY, TOTALS_LEN, spam, delta);
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 /* Begin a transaction, adopting a map another process grew. */
