@@ -201,6 +201,32 @@ int main(void)
 			t[i] = buf + (size_t)i * 16;
 			snprintf(t[i], 16, "tok%07d", i);
 		}
+		int to[2], from[2];
+		char ch;
+		pid_t pid;
+
+		/* a reader that opened the database before it grew */
+		if (pipe(to) != 0 || pipe(from) != 0)
+			abort();
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			struct tokendb *cr;
+			int fine;
+
+			close(to[1]);
+			close(from[0]);
+			if (tokendb_open(&cr, path, 0, &e) != 0 || !counts_are(cr, "tok0000001", 0, 0) ||
+			    write(from[1], "r", 1) != 1 || read(to[0], &ch, 1) != 1)
+				_exit(2);
+			fine = counts_are(cr, "tok0000001", 1, 0) && counts_are(cr, "tok0199998", 1, 0) &&
+			       totals_are(cr, 5, 102);
+			tokendb_close(cr);
+			_exit(fine ? 0 : 1);
+		}
+		close(to[0]);
+		close(from[1]);
+		if (read(from[0], &ch, 1) != 1)
+			abort();
 		ok(tokendb_train(w, t, N / 2, 1, 1, &e) == 0, "100k tokens in one message");
 		ok(tokendb_begin(w, &e) == 0 && tokendb_train(w, t + N / 2, N / 4, 0, 1, &e) == 0 &&
 		   tokendb_train(w, t + N / 2 + N / 4, N / 4, 1, 1, &e) == 0 &&
@@ -209,7 +235,13 @@ int main(void)
 		ok(good, "the file outgrew the first map (%lld bytes)", (long long)sb.st_size);
 		ok(counts_are(w, "tok0000000", 1, 0) && counts_are(w, "tok0149999", 0, 1) &&
 		   counts_are(w, "tok0199999", 1, 0) && totals_are(w, 5, 102), "all there");
-		ok(reader_sees("tok0123456", 0, 1, 5, 102), "a reader maps the grown file");
+		ok(reader_sees("tok0123456", 0, 1, 5, 102), "a new reader maps the grown file");
+		if (write(to[1], "g", 1) != 1)
+			abort();
+		ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "a reader open since before the growth maps it too");
+		close(to[1]);
+		close(from[0]);
 		tokendb_close(w);
 		free(t);
 		free(buf);
