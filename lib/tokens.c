@@ -198,7 +198,8 @@ static void add_host(struct tz *z, const char *s, size_t n)
 	char host[HOST_MAX + 4];
 	size_t len = 0, saved = z->plen;
 
-	while (len < n && (g_ascii_isalnum(s[len]) || s[len] == '.' || s[len] == '-' || s[len] == '_'))
+	while (len < n && len <= HOST_MAX &&
+	       (g_ascii_isalnum(s[len]) || s[len] == '.' || s[len] == '-' || s[len] == '_'))
 		len++;
 	while (len > 0 && s[len - 1] == '.')
 		len--;
@@ -255,7 +256,9 @@ static void scan_urls(struct tz *z, const char *s, size_t n)
 			h = i;
 		else
 			continue;
-		for (size_t j = h; j < n && s[j] != '/' && s[j] != '?' && s[j] != '#' &&
+		/* a user name is short: looking further would make a tag
+		 * full of "www." cost its length squared */
+		for (size_t j = h; j < n && j < h + 64 && s[j] != '/' && s[j] != '?' && s[j] != '#' &&
 		     s[j] != '"' && s[j] != '\'' && s[j] != ' ' && s[j] != '>'; j++)
 			if (s[j] == '@') {
 				h = j + 1;
@@ -276,7 +279,7 @@ static void run_end(struct tz *z)
 /* One character u (its octets b, n) of text. */
 static void char_in(struct tz *z, gunichar u, const char *b, size_t n)
 {
-	if (g_unichar_isspace(u) || u < 0x20 || strchr("<>\"'()[]{}", (int)u) != NULL || u == 0)
+	if (g_unichar_isspace(u) || u < 0x20 || (u < 0x80 && strchr("<>\"'()[]{}", (int)u) != NULL))
 		run_end(z);
 	else if (z->rlen + n <= sizeof z->run) {
 		memcpy(z->run + z->rlen, b, n);
@@ -551,7 +554,7 @@ int tokens_add_text(struct tokens *t, const char *prefix, const char *utf8, size
 
 struct msg_ctx {
 	struct tokens *t;
-	struct tz *body;
+	struct tz *hdr, *body;   /* one each: a tz is large to zero per field */
 	int received;            /* the top Received: was seen */
 	int full;
 };
@@ -577,11 +580,16 @@ static int header_tokens(void *ctx, const char *name, const char *value)
 		/* the local part is unique to the message: only the domain says anything */
 		if ((at = strrchr(value, '@')) == NULL)
 			return 0;
-		n = strcspn(at + 1, ">");
-		c->full = tokens_add_text(c->t, prefix, at + 1, n);
+		value = at + 1;
+		n = strcspn(value, ">");
 	} else {
-		c->full = tokens_add_text(c->t, prefix, value, strlen(value));
+		n = strlen(value);
 	}
+	set_prefix(c->hdr, prefix);
+	c->hdr->full = c->t->n >= TOKENS_MAX;
+	feed(c->hdr, value, n);
+	flush(c->hdr);
+	c->full = c->hdr->full;
 	return c->full;
 }
 
@@ -603,16 +611,21 @@ static int text_tokens(void *ctx, int html, const char *s, size_t n)
 
 int tokens_from_message(struct tokens *t, int fd, struct err *e)
 {
-	struct msg_ctx c = { t, NULL, 0, 0 };
+	struct msg_ctx c = { t, NULL, NULL, 0, 0 };
 	struct mime_msg *m = mime_open(fd, 0, e);
 	int r = 0;
 
 	if (m == NULL)
 		return -1;
-	if (mime_each_header(m, header_tokens, &c) < 0) {
+	c.hdr = g_new0(struct tz, 1);
+	c.hdr->t = t;
+	r = mime_each_header(m, header_tokens, &c);
+	g_free(c.hdr);
+	if (r < 0) {
 		mime_close(m);
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message's header");
 	}
+	r = 0;
 	if (t->n < TOKENS_MAX) {
 		c.body = g_new0(struct tz, 1);
 		c.body->t = t;

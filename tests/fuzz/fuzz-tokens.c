@@ -1,5 +1,6 @@
-/* libFuzzer target for lib/tokens.c: any bytes as a message, and as
- * text given to the tokenizer directly. Invariants checked on every input:
+/* libFuzzer target for lib/tokens.c: any bytes as a message (one that
+ * starts with '<' gets a text/html header, so the HTML scanner is
+ * reached at once), and as text given to the tokenizer directly. Invariants checked on every input:
  *  - tokens_from_message succeeds on any bytes;
  *  - the set never holds more than TOKENS_MAX tokens, each unique, NUL
  *    free, valid UTF-8, a word of at most TOKENS_WORD_MAX octets after
@@ -42,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
 	static char path[4200];
+	static const char html[] = "Content-Type: text/html; charset=utf-8\n\n";
 	struct tokens t = { 0 };
 	struct err e;
 	int fd;
@@ -53,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = 1;
 	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) < 0 ||
+	    (size > 0 && data[0] == '<' && write(fd, html, sizeof html - 1) != sizeof html - 1) ||
 	    (size > 0 && write(fd, data, size) != (ssize_t)size))
 		abort();
 	if (tokens_from_message(&t, fd, &e) < 0)
