@@ -1703,3 +1703,139 @@ out:
 		g_string_free(list, TRUE);
 	return rc;
 }
+
+/* ---- walks for a classifier ---- */
+
+struct hwalk {
+	struct mime_msg *m;
+	int (*fn)(void *ctx, const char *name, const char *value);
+	void *ctx;
+};
+
+static int header_each(void *ctx, const char *name, size_t nlen, const char *f, size_t flen)
+{
+	struct hwalk *w = ctx;
+	char *n, *raw, *value, *dec, *valid;
+	int r;
+
+	if (nlen == 0)
+		return 0;   /* a line that is not a field */
+	n = g_strndup(name, nlen);
+	raw = g_strndup(f + nlen, flen - nlen);
+	value = unfold(raw[0] == ':' ? raw + 1 : strchr(raw, ':') != NULL ? strchr(raw, ':') + 1 : raw);
+	dec = g_mime_utils_header_decode_text(w->m->opts, value);
+	valid = g_utf8_make_valid(dec != NULL ? dec : value, -1);
+	r = w->fn(w->ctx, n, valid);
+	g_free(valid);
+	g_free(dec);
+	g_free(value);
+	g_free(raw);
+	g_free(n);
+	return r;
+}
+
+int mime_each_header(struct mime_msg *m,
+                     int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+	struct hwalk w = { m, fn, ctx };
+	char *buf;
+	size_t n;
+	int r;
+
+	if (read_header(m, m->root, &buf, &n) < 0)
+		return -1;
+	if (buf == NULL)
+		return 0;
+	r = each_field(buf, n, header_each, &w);
+	g_free(buf);
+	return r;
+}
+
+/* Text pieces on their way to the caller: a character cut at the end of
+ * a block waits for the next block, and what is not UTF-8 is made so. */
+struct twalk {
+	int (*fn)(void *ctx, int html, const char *utf8, size_t n);
+	void *ctx;
+	int html;
+	char pend[4];
+	size_t npend;
+};
+
+static int text_piece(void *ctx, const char *s, size_t n)
+{
+	struct twalk *w = ctx;
+	char *chunk = g_malloc(w->npend + n + 1), *valid;
+	size_t len = w->npend + n, cut;
+	int r = 0;
+
+	memcpy(chunk, w->pend, w->npend);
+	memcpy(chunk + w->npend, s, n);
+	/* at the end (n 0) nothing more comes: give the cut character too */
+	cut = n == 0 ? len : complete_utf8(chunk, len);
+	if (len - cut > sizeof w->pend)
+		cut = len - sizeof w->pend;
+	w->npend = len - cut;
+	memcpy(w->pend, chunk + cut, w->npend);
+	if (cut > 0) {
+		valid = g_utf8_make_valid(chunk, (gssize)cut);
+		r = w->fn(w->ctx, w->html, valid, strlen(valid)) != 0;
+		g_free(valid);
+	}
+	g_free(chunk);
+	return r;
+}
+
+static int text_walk(struct mime_msg *m, const struct ent *t, struct twalk *w)
+{
+	GMimeFilter *f[2];
+	const char *cs;
+	int nf, r;
+
+	for (; t != NULL; t = t->next) {
+		if (t->kind != K_LEAF) {
+			if ((r = text_walk(m, t->child, w)) != 0)
+				return r;
+			continue;
+		}
+		if (t->opaque || g_ascii_strcasecmp(t->type, "text") != 0 ||
+		    (g_ascii_strcasecmp(t->subtype, "plain") != 0 &&
+		     g_ascii_strcasecmp(t->subtype, "html") != 0))
+			continue;
+		nf = 0;
+		if (decoder(t->cte, &f[nf]) < 0)
+			continue;   /* an encoding we cannot undo */
+		if (f[nf] != NULL)
+			nf++;
+		cs = NULL;
+		for (size_t i = 0; i < t->nparams; i++)
+			if (g_ascii_strcasecmp(t->params[2 * i], "charset") == 0)
+				cs = t->params[2 * i + 1];
+		if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
+		    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
+		    (f[nf] = g_mime_filter_charset_new(cs, "UTF-8")) != NULL)
+			nf++;
+		w->html = g_ascii_strcasecmp(t->subtype, "html") == 0;
+		w->npend = 0;
+		r = filter_range(m, t->bstart, t->end, f, nf, text_piece, w);
+		if (r == 0 && w->npend > 0)
+			r = text_piece(w, "", 0);
+		if (r == 0)
+			r = w->fn(w->ctx, w->html, "", 0) != 0;   /* the part ended */
+		for (int i = 0; i < nf; i++)
+			g_object_unref(f[i]);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int mime_each_text(struct mime_msg *m,
+                   int (*fn)(void *ctx, int html, const char *utf8, size_t n), void *ctx,
+                   struct err *e)
+{
+	struct twalk w = { fn, ctx, 0, { 0 }, 0 };
+
+	if (text_walk(m, m->root, &w) < 0)
+		return err_sys(e, EX_TEMPFAIL, "cannot read the message");
+	return 0;
+}

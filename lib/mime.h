@@ -120,4 +120,24 @@ int mime_body_contains(struct mime_msg *m, const char *needle);
  * offset east of UTC in minutes goes to *tz when tz is not NULL. */
 time_t mime_date(struct mime_msg *m, int *tz);
 
+/* Call fn(ctx, name, value) for each field of the top header in order:
+ * value unfolded and RFC 2047-decoded to valid UTF-8. Reads at most the
+ * bounded header that the SEARCH helpers read. A nonzero return of fn
+ * stops the walk and is returned; -1 when the header cannot be read. */
+int mime_each_header(struct mime_msg *m,
+                     int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* Stream the decoded text of every text/plain and text/html leaf part,
+ * those inside message/rfc822 parts too, in document order: transfer
+ * encoding undone, charset converted, invalid octets made valid UTF-8,
+ * each piece ending on a character boundary. html is 1 for text/html.
+ * After the last piece of each part fn is called once with n 0. A part
+ * that cannot be decoded (unknown encoding) is skipped; past the part
+ * limits nothing is given. A nonzero return of fn stops the walk (still
+ * 0). Needs a message opened without MIME_HEADER_ONLY. Returns 0, or -1
+ * with e set (EX_TEMPFAIL) when the file cannot be read. */
+int mime_each_text(struct mime_msg *m,
+                   int (*fn)(void *ctx, int html, const char *utf8, size_t n), void *ctx,
+                   struct err *e);
+
 #endif

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "mime.h"
 #include "tap.h"
 
@@ -579,6 +581,119 @@ static void test_hostile(void)
 	sb_free(&b);
 }
 
+static int hdr_collect(void *ctx, const char *name, const char *value)
+{
+	struct strbuf *b = ctx;
+
+	sb_addf(b, "[%s=%s]", name, value);
+	return 0;
+}
+
+static int hdr_stop(void *ctx, const char *name, const char *value)
+{
+	(void)ctx;
+	(void)value;
+	return strcmp(name, "To") == 0 ? 7 : 0;
+}
+
+struct texts {
+	struct strbuf b;
+	size_t pieces, ends;
+	int bad;
+};
+
+static int text_collect(void *ctx, int html, const char *s, size_t n)
+{
+	struct texts *t = ctx;
+
+	if (n == 0) {
+		t->ends++;
+		sb_adds(&t->b, "|");
+		return 0;
+	}
+	if (!g_utf8_validate(s, (gssize)n, NULL) || strlen(s) != n)
+		t->bad = 1;
+	t->pieces++;
+	if (t->b.len == 0 || t->b.s[t->b.len - 1] == '|')
+		sb_adds(&t->b, html ? "H:" : "T:");
+	sb_add(&t->b, s, n);
+	return 0;
+}
+
+static int text_stop(void *ctx, int html, const char *s, size_t n)
+{
+	size_t *calls = ctx;
+
+	(void)html;
+	(void)s;
+	(void)n;
+	return ++*calls == 1;
+}
+
+static void test_each(void)
+{
+	struct strbuf b = { 0 };
+	struct texts t = { { 0 }, 0, 0, 0 };
+	struct mime_msg *m;
+	struct err e;
+	struct strbuf big = { 0 };
+	size_t calls = 0;
+	int rc;
+
+	m = open_str("Subject: =?utf-8?b?SMOpbGxv?= folded\n  subject\n"
+		     "From: =?iso-8859-1?q?Andr=E9?= <a@y.example>\nTo: x@y\nbad line\n\nbody\n");
+	ok(mime_each_header(m, hdr_collect, &b) == 0, "each_header: returns 0");
+	is_str(b.s, "[Subject=H\xc3\xa9llo folded subject][From=Andr\xc3\xa9 <a@y.example>][To=x@y]",
+	       "each_header: unfolded, decoded, in order, non-fields skipped");
+	ok(mime_each_header(m, hdr_stop, NULL) == 7, "each_header: fn's nonzero stops and is returned");
+	mime_close(m);
+
+	m = open_str(cases[2].msg);
+	ok(mime_each_text(m, text_collect, &t, &e) == 0, "each_text: returns 0");
+	is_str(t.b.s, "T:H\xc3\xa9llo world|H:<p>Hi</p>\n|T:first|",
+	       "each_text: qp decoded, html flagged, text inside message/rfc822, pdf and png skipped");
+	ok(t.ends == 3 && !t.bad, "each_text: one end call per part, valid UTF-8 pieces");
+	mime_close(m);
+
+	sb_free(&t.b);
+	memset(&t, 0, sizeof t);
+	m = open_str("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		     "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n"
+		     "Q2Fm6SBcX/8K\n--b\nContent-Type: text/plain; charset=utf-8\n\nbad \xff\xfe end\n"
+		     "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: x-weird\n\nskipped\n"
+		     "--b\nContent-Type: text/enriched\n\nnot plain\n--b--\n");
+	ok(mime_each_text(m, text_collect, &t, &e) == 0, "each_text: charsets");
+	is_str(t.b.s, "T:Caf\xc3\xa9 \\_\xc3\xbf\n|T:bad \xef\xbf\xbd\xef\xbf\xbd end|",
+	       "each_text: base64 Latin-1 converted, invalid UTF-8 made valid, unknown CTE and enriched skipped");
+	ok(!t.bad, "each_text: pieces valid");
+	mime_close(m);
+
+	/* a large part comes in pieces, and a cut character is whole again */
+	sb_free(&t.b);
+	memset(&t, 0, sizeof t);
+	sb_adds(&big, "Content-Type: text/plain; charset=utf-8\n\n");
+	for (int i = 0; i < 100000; i++)
+		sb_adds(&big, "\xc3\xa9");
+	m = open_msg(big.s, big.len, 0);
+	rc = mime_each_text(m, text_collect, &t, &e);
+	ok(rc == 0 && t.pieces > 1 && !t.bad && t.b.len == 2 + 200000 + 1,
+	   "each_text: a large part streams in %zu valid pieces", t.pieces);
+	ok(mime_each_text(m, text_stop, &calls, &e) == 0 && calls == 1, "each_text: fn stops the walk");
+	mime_close(m);
+
+	sb_free(&t.b);
+	memset(&t, 0, sizeof t);
+	m = open_msg("", 0, 0);
+	ok(mime_each_text(m, text_collect, &t, &e) == 0 && t.pieces == 0 && t.ends == 1,
+	   "each_text: an empty message is one empty text part");
+	sb_reset(&b);
+	ok(mime_each_header(m, hdr_collect, &b) == 0 && b.len == 0, "each_header: no header, no calls");
+	mime_close(m);
+	sb_free(&t.b);
+	sb_free(&big);
+	sb_free(&b);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
@@ -592,6 +707,7 @@ int main(void)
 	test_envelope_search();
 	test_date();
 	test_hostile();
+	test_each();
 	sb_free(&out);
 	rmdir(dir);
 	return done_testing();
