@@ -58,8 +58,8 @@ static void test_paths(void)
 	bad("<\"a\x01b\"@example.org>", 0, "501");
 	bad("<bob@example.org>x", 0, "501 5.5.4");
 	bad("<j\xc3\xbcrgen@example.org>", 0, "553 5.6.7");
-	bad("<bob@b\xc3\xbccher.example>", 0, "553 5.6.7");
-	ok(path("<j\xc3\xbcrgen@b\xc3\xbccher.example>", 0, 1) == 0, "UTF-8 with SMTPUTF8");
+	bad("<bob@b\xc3\xbc" "cher.example>", 0, "553 5.6.7");
+	ok(path("<j\xc3\xbcrgen@b\xc3\xbc" "cher.example>", 0, 1) == 0, "UTF-8 with SMTPUTF8");
 	memset(long_local, 'a', 65);
 	long_local[65] = '\0';
 	snprintf(buf, sizeof buf, "<%s@example.org>", long_local);
