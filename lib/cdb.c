@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cdb.h"
+#include "io.h"
 
 struct cdb_record {
 	uint32_t hash, pos;
@@ -19,19 +20,6 @@ static uint32_t cdb_hash(const unsigned char *p, size_t n)
 	while (n-- > 0)
 		h = ((h << 5) + h) ^ *p++;
 	return h;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static int read_at(int fd, void *buf, size_t n, uint32_t pos, struct err *e)
@@ -62,23 +50,23 @@ long cdb_find(int fd, const void *key, size_t klen, void *data, size_t datasz,
 		return -2;   /* longer than any key the index holds */
 	if (read_at(fd, slot, 8, (h & 255) * 8, e) < 0)
 		return -1;
-	tpos = get32(slot);
-	tlen = get32(slot + 4);
+	tpos = io_get32le(slot);
+	tlen = io_get32le(slot + 4);
 	for (i = 0; i < tlen; i++) {
 		uint32_t at = tpos + ((h >> 8) % tlen + i) % tlen * 8;
 
 		if (read_at(fd, rec, 8, at, e) < 0)
 			return -1;
-		pos = get32(rec + 4);
+		pos = io_get32le(rec + 4);
 		if (pos == 0)
 			return -2;
-		if (get32(rec) != h)
+		if (io_get32le(rec) != h)
 			continue;
 		if (read_at(fd, rec, 8, pos, e) < 0)
 			return -1;
-		if (get32(rec) != klen)
+		if (io_get32le(rec) != klen)
 			continue;
-		dlen = get32(rec + 4);
+		dlen = io_get32le(rec + 4);
 		if (read_at(fd, kbuf, klen, pos + 8, e) < 0)
 			return -1;
 		if (memcmp(kbuf, key, klen) != 0)
@@ -137,8 +125,8 @@ void cdb_make_add(struct cdb_make *m, const void *key, size_t klen,
 		m->recs = r;
 		m->cap = cap;
 	}
-	put32(hdr, (uint32_t)klen);
-	put32(hdr + 4, (uint32_t)dlen);
+	io_put32le(hdr, (uint32_t)klen);
+	io_put32le(hdr + 4, (uint32_t)dlen);
 	io_out_write(m->out, hdr, 8);
 	io_out_write(m->out, key, klen);
 	io_out_write(m->out, data, dlen);
@@ -179,17 +167,17 @@ int cdb_make_finish(struct cdb_make *m)
 	}
 	for (b = 0; b < 256; b++) {
 		len = count[b] * 2;
-		put32(header + b * 8, m->pos);
-		put32(header + b * 8 + 4, (uint32_t)len);
+		io_put32le(header + b * 8, m->pos);
+		io_put32le(header + b * 8 + 4, (uint32_t)len);
 		memset(table, 0, len * 8);
 		for (i = 0; i < count[b]; i++) {
 			struct cdb_record *r = &sorted[start[b] + i];
 			size_t slot = (r->hash >> 8) % len;
 
-			while (get32(table + slot * 8 + 4) != 0)
+			while (io_get32le(table + slot * 8 + 4) != 0)
 				slot = (slot + 1) % len;
-			put32(table + slot * 8, r->hash);
-			put32(table + slot * 8 + 4, r->pos);
+			io_put32le(table + slot * 8, r->hash);
+			io_put32le(table + slot * 8 + 4, r->pos);
 		}
 		if (len * 8 > UINT32_MAX - m->pos) {
 			errno = EFBIG;

@@ -30,4 +30,18 @@ void io_out_write(struct io_out *o, const void *p, size_t n);
  * seen since io_out_init. */
 int io_out_flush(struct io_out *o);
 
+/* Little-endian 32-bit numbers, as cdb and the token database store them. */
+static inline void io_put32le(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static inline uint32_t io_get32le(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 #endif

@@ -1472,10 +1472,32 @@ static int body_hit(void *ctx, const char *s, size_t n)
 	return hit;
 }
 
+/* The filters that make text part t's content UTF-8 text: its transfer
+ * encoding undone, its charset converted. Returns how many went into f
+ * (room for 2); *undecodable (when not NULL) says the encoding is one
+ * no filter undoes, and then the content goes as it is. */
+static int text_filters(const struct ent *t, GMimeFilter **f, int *undecodable)
+{
+	const char *cs = NULL;
+	int nf = 0, r = decoder(t->cte, &f[nf]);
+
+	if (undecodable != NULL)
+		*undecodable = r < 0;
+	if (r == 0 && f[nf] != NULL)
+		nf++;
+	for (size_t i = 0; i < t->nparams; i++)
+		if (g_ascii_strcasecmp(t->params[2 * i], "charset") == 0)
+			cs = t->params[2 * i + 1];
+	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
+	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
+	    (f[nf] = g_mime_filter_charset_new(cs, "UTF-8")) != NULL)
+		nf++;
+	return nf;
+}
+
 static int body_search(struct mime_msg *m, const struct ent *t, struct bsearch *k)
 {
 	GMimeFilter *f[2];
-	const char *cs = NULL;
 	int nf = 0, r;
 
 	for (; t != NULL; t = t->next) {
@@ -1486,17 +1508,7 @@ static int body_search(struct mime_msg *m, const struct ent *t, struct bsearch *
 		}
 		if (t->opaque || g_ascii_strcasecmp(t->type, "text") != 0)
 			continue;
-		nf = 0;
-		if (decoder(t->cte, &f[nf]) == 0 && f[nf] != NULL)
-			nf++;
-		cs = NULL;
-		for (size_t i = 0; i < t->nparams; i++)
-			if (g_ascii_strcasecmp(t->params[2 * i], "charset") == 0)
-				cs = t->params[2 * i + 1];
-		if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
-		    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
-		    (f[nf] = g_mime_filter_charset_new(cs, "UTF-8")) != NULL)
-			nf++;
+		nf = text_filters(t, f, NULL);
 		k->npend = 0;
 		k->ncarry = 0;
 		r = filter_range(m, t->bstart, t->end, f, nf, body_hit, k);
@@ -1788,8 +1800,7 @@ static int text_piece(void *ctx, const char *s, size_t n)
 static int text_walk(struct mime_msg *m, const struct ent *t, struct twalk *w)
 {
 	GMimeFilter *f[2];
-	const char *cs;
-	int nf, r;
+	int nf, r, undecodable;
 
 	for (; t != NULL; t = t->next) {
 		if (t->kind != K_LEAF) {
@@ -1801,19 +1812,9 @@ static int text_walk(struct mime_msg *m, const struct ent *t, struct twalk *w)
 		    (g_ascii_strcasecmp(t->subtype, "plain") != 0 &&
 		     g_ascii_strcasecmp(t->subtype, "html") != 0))
 			continue;
-		nf = 0;
-		if (decoder(t->cte, &f[nf]) < 0)
+		nf = text_filters(t, f, &undecodable);
+		if (undecodable)
 			continue;   /* an encoding we cannot undo */
-		if (f[nf] != NULL)
-			nf++;
-		cs = NULL;
-		for (size_t i = 0; i < t->nparams; i++)
-			if (g_ascii_strcasecmp(t->params[2 * i], "charset") == 0)
-				cs = t->params[2 * i + 1];
-		if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
-		    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
-		    (f[nf] = g_mime_filter_charset_new(cs, "UTF-8")) != NULL)
-			nf++;
 		w->html = g_ascii_strcasecmp(t->subtype, "html") == 0;
 		w->npend = 0;
 		r = filter_range(m, t->bstart, t->end, f, nf, text_piece, w);

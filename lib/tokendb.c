@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
+#include "io.h"
 #include "tokendb.h"
 
 #define TOTALS_KEY "\0totals"
@@ -41,19 +42,6 @@ static int lmdb_err(struct err *e, int rc, const char *what)
 	return err_set(e, EX_TEMPFAIL, "token database: %s: %s", what, mdb_strerror(rc));
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Read the counts under key into *c (0 when absent). Returns an LMDB code;
  * a value of the wrong size is MDB_CORRUPTED. */
 static int get_counts(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
@@ -71,8 +59,8 @@ static int get_counts(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 		return rc;
 	if (val.mv_size != 8)
 		return MDB_CORRUPTED;
-	c->spam = get32(val.mv_data);
-	c->ham = get32((const unsigned char *)val.mv_data + 4);
+	c->spam = io_get32le(val.mv_data);
+	c->ham = io_get32le((const unsigned char *)val.mv_data + 4);
 	*found = 1;
 	return 0;
 }
@@ -100,8 +88,8 @@ static int bump(MDB_cursor *cur, const void *k, size_t klen, int spam, int delta
 	if (found) {
 		if (val.mv_size != 8)
 			return MDB_CORRUPTED;
-		c.spam = get32(val.mv_data);
-		c.ham = get32((const unsigned char *)val.mv_data + 4);
+		c.spam = io_get32le(val.mv_data);
+		c.ham = io_get32le((const unsigned char *)val.mv_data + 4);
 	}
 	if (spam)
 		c.spam = move(c.spam, delta);
@@ -109,8 +97,8 @@ static int bump(MDB_cursor *cur, const void *k, size_t klen, int spam, int delta
 		c.ham = move(c.ham, delta);
 	if (c.spam == 0 && c.ham == 0)
 		return found ? mdb_cursor_del(cur, 0) : 0;
-	put32(buf, c.spam);
-	put32(buf + 4, c.ham);
+	io_put32le(buf, c.spam);
+	io_put32le(buf + 4, c.ham);
 	key.mv_size = klen;
 	key.mv_data = (void *)k;
 	val.mv_size = sizeof buf;
