@@ -1,4 +1,4 @@
-/* tokens: what a Bayesian spam filter learns from one message (issue 8):
+/* tokens: what a Bayesian spam filter learns from one message (mail-filter):
  * the words of its decoded text parts, words of chosen header fields
  * prefixed by the field's name ("subject:free"), and the hosts and
  * domains of the URLs it names ("url:example.com"). A set: each token

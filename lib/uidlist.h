@@ -1,4 +1,4 @@
-/* uidlist: the IMAP UIDs of a Maildir folder (issue 7 groundwork). A
+/* uidlist: the IMAP UIDs of a Maildir folder, for mail-imapd. A
  * text file in the folder, "mail-uidlist", maps each message's base name
  * (its file name up to ':') to a UID:
  *
