@@ -58,6 +58,7 @@ struct ent {
 	size_t nparams;
 	char *id, *desc, *cte, *md5, *loc, *lang;
 	char *disp;
+	char *fname;             /* filename= or name=, as GMime decodes it */
 	char **dparams;
 	size_t ndparams;
 	char *env[F_N];          /* is_msg: raw unfolded values */
@@ -158,6 +159,7 @@ static void ent_free(struct ent *e)
 		g_free(e->loc);
 		g_free(e->lang);
 		g_free(e->disp);
+		g_free(e->fname);
 		for (int i = 0; i < F_N; i++)
 			g_free(e->env[i]);
 		g_free(e);
@@ -247,7 +249,7 @@ static void classify(struct mime_msg *m, struct ent *e, int digest_child, char *
 	GMimeParser *p = NULL;
 	GMimeHeaderList *hl;
 	GMimeContentType *ct;
-	GMimeContentDisposition *cd;
+	GMimeContentDisposition *cd = NULL;
 	int has_ct;
 	const char *b;
 
@@ -304,6 +306,12 @@ untyped:
 		e->disp = g_strdup(g_mime_content_disposition_get_disposition(cd));
 		take_params(g_mime_content_disposition_get_parameters(cd), &e->dparams, &e->ndparams);
 	}
+	if (e->disp != NULL && (b = g_mime_content_disposition_get_parameter(cd, "filename")) != NULL &&
+	    *b != '\0')
+		e->fname = g_strdup(b);
+	else if (has_ct && ct != NULL && (b = g_mime_content_type_get_parameter(ct, "name")) != NULL &&
+		 *b != '\0')
+		e->fname = g_strdup(b);
 	if (e->is_msg)
 		for (int i = 0; i < F_N; i++)
 			e->env[i] = header_raw(hl, env_names[i]);
@@ -1839,4 +1847,60 @@ int mime_each_text(struct mime_msg *m,
 	if (text_walk(m, m->root, &w) < 0)
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message");
 	return 0;
+}
+
+/* ---- every leaf ---- */
+
+struct pwalk {
+	int (*fn)(void *ctx, const uint32_t *part, size_t depth, const char *type,
+	          const char *subtype, const char *filename);
+	void *ctx;
+	uint32_t part[2 * MAX_DEPTH + 8];
+};
+
+/* The numbering of resolve: the children of a multipart are 1, 2, ...;
+ * the body of a message that is not multipart is its part 1; an
+ * embedded message/rfc822 part is numbered through to its own body.
+ * Depth is bounded by the scan's MAX_DEPTH, so is the recursion. */
+static int part_walk(struct pwalk *w, const struct ent *t, int is_msg, size_t depth)
+{
+	int r;
+
+	if (depth >= sizeof w->part / sizeof w->part[0])
+		return 0;
+	if (t->kind == K_MULTI) {
+		uint32_t i = 1;
+
+		for (const struct ent *c = t->child; c != NULL; c = c->next, i++) {
+			w->part[depth] = i;
+			if ((r = part_walk(w, c, 0, depth + 1)) != 0)
+				return r;
+		}
+		return 0;
+	}
+	if (is_msg) {
+		w->part[depth] = 1;
+		return part_walk(w, t, 0, depth + 1);
+	}
+	if (t->kind == K_MSG)
+		return t->child != NULL ? part_walk(w, t->child, 1, depth) : 0;
+	return w->fn(w->ctx, w->part, depth, t->type, t->subtype, t->fname);
+}
+
+int mime_each_part(struct mime_msg *m,
+                   int (*fn)(void *ctx, const uint32_t *part, size_t depth, const char *type,
+                             const char *subtype, const char *filename),
+                   void *ctx)
+{
+	struct pwalk *w;
+	int r;
+
+	if (m->root == NULL)
+		return 0;
+	w = g_new(struct pwalk, 1);
+	w->fn = fn;
+	w->ctx = ctx;
+	r = part_walk(w, m->root, 1, 0);
+	g_free(w);
+	return r;
 }

@@ -140,4 +140,17 @@ int mime_each_text(struct mime_msg *m,
                    int (*fn)(void *ctx, int html, const char *utf8, size_t n), void *ctx,
                    struct err *e);
 
+/* Call fn for every leaf part, those inside message/rfc822 parts too,
+ * in document order, with its part numbers as mime_section and
+ * mime_binary take them (depth >= 1), its type and subtype as sent (any
+ * case) and its file name: the Content-Disposition filename, else the
+ * Content-Type name, as GMime decodes them (RFC 2231, RFC 2047), NULL
+ * when there is none. A part past the scan's limits is one opaque leaf
+ * (mime_binary gives it -2). A nonzero return of fn stops the walk and
+ * is returned; 0 when every part was visited. */
+int mime_each_part(struct mime_msg *m,
+                   int (*fn)(void *ctx, const uint32_t *part, size_t depth, const char *type,
+                             const char *subtype, const char *filename),
+                   void *ctx);
+
 #endif
