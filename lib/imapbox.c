@@ -27,7 +27,10 @@
 
 /* ---- names ---- */
 
-int box_dir(const char *root, const char *name, char *dir, size_t dirsz, struct err *e)
+/* The Maildir directory of IMAP name (UTF-8) under root, into dir.
+ * Returns 0, or -1 with e set (EX_USAGE) for a name that cannot be a
+ * folder: empty components, control characters, "/" and the like. */
+static int box_dir(const char *root, const char *name, char *dir, size_t dirsz, struct err *e)
 {
 	char sub[NAME_MAX + 1];
 
@@ -329,7 +332,8 @@ static long take_new(struct box *b, char ***taken, struct err *e)
 	return (long)n;
 }
 
-const char *box_file(const struct box *b, size_t i)
+/* The file of message i, relative to the folder ("" for a bad index). */
+static const char *box_file(const struct box *b, size_t i)
 {
 	const struct box_msg *m = &b->m[i];
 
@@ -766,7 +770,9 @@ void box_changes_free(struct box_changes *c)
 	memset(c, 0, sizeof *c);
 }
 
-int box_path(const struct box *b, size_t i, char *path, size_t pathsz)
+/* The full path of message i; -1 when it does not fit, or when an index
+ * names a file outside cur/ and new/. */
+static int box_path(const struct box *b, size_t i, char *path, size_t pathsz)
 {
 	const char *f = box_file(b, i);
 

@@ -40,7 +40,7 @@ struct box_msg {
 	uint64_t size;       /* RFC822.SIZE; UINT64_MAX until known */
 	int64_t internal;    /* INTERNALDATE; -1 until known */
 	char *file;          /* relative to the folder: "cur/BASE:2,FLAGS", "new/BASE",
-	                        malloc'd; NULL: the index's (box_file) */
+	                        malloc'd; NULL: the index's, at name_off */
 	int32_t gone;        /* expunged on disk, not yet reported */
 	uint32_t pad;
 };
@@ -81,11 +81,6 @@ struct box_changes {
 	int invalid;             /* the UIDVALIDITY changed: the view is void */
 };
 
-/* The Maildir directory of IMAP name (UTF-8) under root, into dir.
- * Returns 0, or -1 with e set (EX_USAGE) for a name that cannot be a
- * folder: empty components, control characters, "/" and the like. */
-int box_dir(const char *root, const char *name, char *dir, size_t dirsz, struct err *e);
-
 /* Open folder name (UTF-8) of the Maildir root: read it as it is, take
  * new mail from new/ into cur/ (unless readonly; those messages are
  * \Recent for this session). Returns 0; -1 with e set: EX_NOINPUT when
@@ -95,7 +90,7 @@ void box_close(struct box *b);
 
 /* Look at the disk again. Cheap when nothing changed (three stats).
  * Fills c (free it with box_changes_free). Messages gone are only marked
- * gone in the view until box_apply with expunges. Returns 0, or -1. */
+ * gone in the view until box_apply_expunges. Returns 0, or -1. */
 int box_sync(struct box *b, struct box_changes *c, struct err *e);
 
 /* Take messages marked gone out of the view (after reporting EXPUNGE
@@ -103,12 +98,6 @@ int box_sync(struct box *b, struct box_changes *c, struct err *e);
 void box_apply_expunges(struct box *b);
 
 void box_changes_free(struct box_changes *c);
-
-/* The file of message i, relative to the folder ("" for a bad index). */
-const char *box_file(const struct box *b, size_t i);
-
-/* The full path of message i. */
-int box_path(const struct box *b, size_t i, char *path, size_t pathsz);
 
 /* Open message i's file for reading, following it when another session
  * renamed it. Returns the descriptor, or -1 with e set (EX_NOINPUT: the
