@@ -608,22 +608,17 @@ static int text_tokens(void *ctx, int html, const char *s, size_t n)
 	return z->full;
 }
 
-int tokens_from_message(struct tokens *t, int fd, struct err *e)
+int tokens_from_mime(struct tokens *t, struct mime_msg *m, struct err *e)
 {
 	struct msg_ctx c = { t, NULL, NULL, 0, 0 };
-	struct mime_msg *m = mime_open(fd, 0, e);
-	int r = 0;
+	int r;
 
-	if (m == NULL)
-		return -1;
 	c.hdr = g_new0(struct tz, 1);
 	c.hdr->t = t;
 	r = mime_each_header(m, header_tokens, &c);
 	g_free(c.hdr);
-	if (r < 0) {
-		mime_close(m);
+	if (r < 0)
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message's header");
-	}
 	r = 0;
 	if (t->n < TOKENS_MAX) {
 		c.body = g_new0(struct tz, 1);
@@ -632,6 +627,17 @@ int tokens_from_message(struct tokens *t, int fd, struct err *e)
 		r = mime_each_text(m, text_tokens, &c, e);
 		g_free(c.body);
 	}
+	return r;
+}
+
+int tokens_from_message(struct tokens *t, int fd, struct err *e)
+{
+	struct mime_msg *m = mime_open(fd, 0, e);
+	int r;
+
+	if (m == NULL)
+		return -1;
+	r = tokens_from_mime(t, m, e);
 	mime_close(m);
 	return r;
 }
