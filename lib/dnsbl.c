@@ -13,24 +13,16 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dnsbl.h"
+#include "io.h"
 
 #define NAME_MAX_TEXT 253     /* a DNS name in text, without the root dot */
 #define QUERY_MAX 288         /* header, a 255-byte name, type and class */
 #define REPLY_MAX 4096        /* a larger datagram is cut, then refused */
 #define RESENDS 2
 #define SCORE_MAX 100.0
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the zone list ---- */
 
@@ -540,7 +532,7 @@ int dnsbl_lookup(const struct dnsbl_list *l, const char *ip,
 	if (timeout_ms == 0)
 		timeout_ms = DNSBL_DEFAULT_TIMEOUT_MS;
 	if (getrandom(&base, sizeof base, GRND_NONBLOCK) != (ssize_t)sizeof base)
-		base = (uint16_t)(now_ms() ^ getpid());
+		base = (uint16_t)(io_now_ms() ^ getpid());
 	for (size_t i = 0; i < l->n; i++) {
 		q[i].done = 0;
 		q[i].id = (uint16_t)(base + i);
@@ -562,13 +554,13 @@ int dnsbl_lookup(const struct dnsbl_list *l, const char *ip,
 		close(fd);
 		return -1;
 	}
-	start = now_ms();
+	start = io_now_ms();
 	end = start + timeout_ms;
 	next = start + timeout_ms / 3;
 	if (send_pending(fd, q, l->n) < 0)
 		goto sockfail;
 	while (pending > 0) {
-		long long now = now_ms(), until = resends < RESENDS && next < end ? next : end;
+		long long now = io_now_ms(), until = resends < RESENDS && next < end ? next : end;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (now >= end)

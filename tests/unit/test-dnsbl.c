@@ -24,6 +24,7 @@
 #endif
 
 #include "dnsbl.h"
+#include "prog.h"
 #include "tap.h"
 
 static pid_t dnsmasq_pid = -1, fake_pid = -1;
@@ -51,22 +52,6 @@ static void cleanup(void)
 	stop(&dnsmasq_pid);
 	stop(&fake_pid);
 	unlink(logpath);
-}
-
-static const char *find_prog(const char *name, char *out, size_t outsz)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (snprintf(buf, sizeof buf, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin") >= (int)sizeof buf)
-		return NULL;
-	for (char *save, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		int k = snprintf(out, outsz, "%s/%s", d, name);
-
-		if (k > 0 && (size_t)k < outsz && access(out, X_OK) == 0)
-			return out;
-	}
-	return NULL;
 }
 
 /* A UDP socket bound to 127.0.0.1 on a port of the kernel's choice. */
