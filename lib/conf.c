@@ -41,6 +41,16 @@ static const char *const names[CONF_NKEYS] = {
 	[CONF_TLS_CA_FILE] = "tls_ca_file",
 	[CONF_MTA_STS] = "mta_sts",
 	[CONF_DELIVERY_USER] = "delivery_user",
+	[CONF_FILTER] = "filter",
+	[CONF_SPAM_DATABASE] = "spam_database",
+	[CONF_FILTER_RULES] = "filter_rules",
+	[CONF_DNSBL] = "dnsbl",
+	[CONF_DNS_SERVER] = "dns_server",
+	[CONF_CLAMD_SOCKET] = "clamd_socket",
+	[CONF_VIRUS_OPTIONAL] = "virus_optional",
+	[CONF_REJECT_VIRUS] = "reject_virus",
+	[CONF_SPAM_CUTOFF] = "spam_cutoff",
+	[CONF_HAM_CUTOFF] = "ham_cutoff",
 };
 
 static char *trim(char *s)

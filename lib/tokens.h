@@ -31,6 +31,11 @@ struct tokens {
  * or -1 with e set when it cannot be read. */
 int tokens_from_message(struct tokens *t, int fd, struct err *e);
 
+/* The same for a message already parsed (without MIME_HEADER_ONLY), so a
+ * caller that also checks rules and attachments parses it once. */
+struct mime_msg;
+int tokens_from_mime(struct tokens *t, struct mime_msg *m, struct err *e);
+
 /* Add the words of UTF-8 text utf8 (n octets; invalid octets separate
  * words), each as prefix then the word (prefix "" or NULL: none), and
  * the url: tokens of the URLs in it. Returns 1 when the set is full,
