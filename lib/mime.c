@@ -1758,9 +1758,20 @@ out:
 
 struct hwalk {
 	struct mime_msg *m;
+	const char *const *names;   /* NULL: every field */
 	int (*fn)(void *ctx, const char *name, const char *value);
 	void *ctx;
 };
+
+static int wanted(const char *const *names, const char *name, size_t nlen)
+{
+	if (names == NULL)
+		return 1;
+	for (; *names != NULL; names++)
+		if (strlen(*names) == nlen && g_ascii_strncasecmp(*names, name, nlen) == 0)
+			return 1;
+	return 0;
+}
 
 static int header_each(void *ctx, const char *name, size_t nlen, const char *f, size_t flen)
 {
@@ -1768,8 +1779,8 @@ static int header_each(void *ctx, const char *name, size_t nlen, const char *f, 
 	char *n, *raw, *value, *dec, *valid;
 	int r;
 
-	if (nlen == 0)
-		return 0;   /* a line that is not a field */
+	if (nlen == 0 || !wanted(w->names, name, nlen))
+		return 0;   /* a line that is not a field, or one not asked for */
 	n = g_strndup(name, nlen);
 	raw = g_strndup(f + nlen, flen - nlen);
 	value = unfold(raw[0] == ':' ? raw + 1 : strchr(raw, ':') != NULL ? strchr(raw, ':') + 1 : raw);
@@ -1787,7 +1798,13 @@ static int header_each(void *ctx, const char *name, size_t nlen, const char *f, 
 int mime_each_header(struct mime_msg *m,
                      int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
 {
-	struct hwalk w = { m, fn, ctx };
+	return mime_each_header_of(m, NULL, fn, ctx);
+}
+
+int mime_each_header_of(struct mime_msg *m, const char *const *names,
+                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+	struct hwalk w = { m, names, fn, ctx };
 	char *buf;
 	size_t n;
 	int r;
@@ -1814,10 +1831,20 @@ struct twalk {
 static int text_piece(void *ctx, const char *s, size_t n)
 {
 	struct twalk *w = ctx;
-	char *chunk = g_malloc(w->npend + n + 1), *valid;
+	char *chunk, *valid;
 	size_t len = w->npend + n, cut;
 	int r = 0;
 
+	if (w->npend == 0 && n > 0) {
+		/* the common case, text that is UTF-8 already: given as it is */
+		cut = complete_utf8(s, n);
+		if (n - cut <= sizeof w->pend && g_utf8_validate(s, (gssize)cut, NULL)) {
+			w->npend = n - cut;
+			memcpy(w->pend, s + cut, w->npend);
+			return cut > 0 ? w->fn(w->ctx, w->html, s, cut) != 0 : 0;
+		}
+	}
+	chunk = g_malloc(len + 1);
 	memcpy(chunk, w->pend, w->npend);
 	memcpy(chunk + w->npend, s, n);
 	/* at the end (n 0) nothing more comes: give the cut character too */

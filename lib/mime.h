@@ -134,10 +134,16 @@ time_t mime_date(struct mime_msg *m, int *tz);
 int mime_each_header(struct mime_msg *m,
                      int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 
+/* The same for the fields named in names (NULL-terminated, any case)
+ * alone: the others are not decoded, which is most of the work. */
+int mime_each_header_of(struct mime_msg *m, const char *const *names,
+                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+
 /* Stream the decoded text of every text/plain and text/html leaf part,
  * those inside message/rfc822 parts too, in document order: transfer
  * encoding undone, charset converted, invalid octets made valid UTF-8,
- * each piece ending on a character boundary. html is 1 for text/html.
+ * each piece ending on a character boundary, n octets without a NUL and
+ * not NUL-terminated. html is 1 for text/html.
  * After the last piece of each part fn is called once with n 0. A part
  * that cannot be decoded (unknown encoding) is skipped; past the part
  * limits nothing is given. A nonzero return of fn stops the walk (still

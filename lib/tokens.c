@@ -585,17 +585,17 @@ struct msg_ctx {
 	int full;
 };
 
+/* The header fields whose words are tokens. */
+static const char *const fields[] = { "subject", "from", "to", "cc", "reply-to",
+	"return-path", "received", "content-type", "x-mailer", "user-agent", "message-id", NULL };
+
 static int header_tokens(void *ctx, const char *name, const char *value)
 {
-	static const char *const fields[] = { "subject", "from", "to", "cc", "reply-to",
-		"return-path", "received", "content-type", "x-mailer", "user-agent", "message-id", NULL };
 	struct msg_ctx *c = ctx;
 	char prefix[PREFIX_MAX];
 	const char *at;
 	size_t n = strlen(name), i;
 
-	if (!tag_is(name, n, fields))
-		return 0;
 	if (g_ascii_strcasecmp(name, "received") == 0 && c->received++)
 		return 0;
 	for (i = 0; i < n && i + 2 < sizeof prefix; i++)
@@ -642,7 +642,7 @@ int tokens_from_mime(struct tokens *t, struct mime_msg *m, struct err *e)
 
 	c.hdr = g_new0(struct tz, 1);
 	c.hdr->t = t;
-	r = mime_each_header(m, header_tokens, &c);
+	r = mime_each_header_of(m, fields, header_tokens, &c);
 	g_free(c.hdr);
 	if (r < 0)
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message's header");

@@ -519,7 +519,9 @@ static void blocklists(struct filter *f, struct mime_msg *m, struct verdict *v, 
 	int r;
 
 	if (ip == NULL) {
-		mime_each_header(m, top_received, found);
+		static const char *const received[] = { "Received", NULL };
+
+		mime_each_header_of(m, received, top_received, found);
 		ip = found[0] ? found : NULL;
 	}
 	if (ip == NULL)

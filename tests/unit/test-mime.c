@@ -611,7 +611,7 @@ static int text_collect(void *ctx, int html, const char *s, size_t n)
 		sb_adds(&t->b, "|");
 		return 0;
 	}
-	if (!g_utf8_validate(s, (gssize)n, NULL) || strlen(s) != n)
+	if (!g_utf8_validate(s, (gssize)n, NULL) || memchr(s, '\0', n) != NULL)
 		t->bad = 1;
 	t->pieces++;
 	if (t->b.len == 0 || t->b.s[t->b.len - 1] == '|')
