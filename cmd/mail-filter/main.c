@@ -919,6 +919,7 @@ int main(int argc, char **argv)
 	memset(&f, 0, sizeof f);
 	f.mode = FILTER;
 	f.scratch = -1;
+	opterr = 0;   /* one line of our own on stderr, not getopt's */
 	while ((ch = getopt_long(argc, argv, "d:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_CHECK: f.mode = CHECK; modes++; break;
@@ -986,5 +987,6 @@ int main(int argc, char **argv)
 	tokendb_close(f.db);
 	rules_free(f.rules);
 	free((char *)f.db_path);
+	conf_free(&c);   /* f's settings point into it */
 	return 0;
 }
