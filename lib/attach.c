@@ -250,6 +250,16 @@ static int is_zip(const char *type, const char *subtype, const char *name)
 	       strncasecmp(ext, "zip", 3) == 0;
 }
 
+/* A decoded part streamed through the EICAR check, no file: the
+ * decoding stops at the first octet that rules it out. */
+static int eicar_sink(void *ctx, const char *buf, size_t n)
+{
+	struct eicar *s = ctx;
+
+	eicar_feed(s, buf, n);
+	return s->bad;
+}
+
 static int each(void *ctx, const uint32_t *part, size_t depth, const char *type,
                 const char *subtype, const char *filename)
 {
@@ -279,6 +289,21 @@ static int each(void *ctx, const uint32_t *part, size_t depth, const char *type,
 			say(c, "part %s: executable type application/%s", pn, ty);
 		return 1;
 	}
+	if (!is_zip(type, subtype, filename)) {
+		eicar_init(&s);
+		r = mime_decode(c->m, part, depth, eicar_sink, &s, c->e);
+		if (r == -2)
+			return 0;
+		if (r < 0) {
+			c->failed = 1;
+			return -1;
+		}
+		if (eicar_found(&s)) {
+			say(c, "EICAR test file in part %s", pn);
+			return 1;
+		}
+		return 0;
+	}
 	r = mime_binary(c->m, part, depth, &fd, &size, c->e);
 	if (r == -2)
 		return 0;   /* cannot be decoded: judged by name and type alone */
@@ -300,19 +325,12 @@ static int each(void *ctx, const uint32_t *part, size_t depth, const char *type,
 		say(c, "EICAR test file in part %s", pn);
 		return 1;
 	}
-	if (is_zip(type, subtype, filename)) {
-		if (label == NULL)
-			label = "(unnamed)";
-		r = zip_check(c, fd, size, label);
-		if (r < 0)
-			goto fail;
-		if (r > 0) {
-			close(fd);
-			return 1;
-		}
-	}
+	if (label == NULL)
+		label = "(unnamed)";
+	if ((r = zip_check(c, fd, size, label)) < 0)
+		goto fail;
 	close(fd);
-	return 0;
+	return r;
 fail:
 	close(fd);
 	err_sys(c->e, EX_TEMPFAIL, "cannot read a decoded part");

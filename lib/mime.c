@@ -1305,6 +1305,45 @@ static int to_fd(void *ctx, const char *s, size_t n)
 	return 0;
 }
 
+/* The filters that decode leaf part t (wire line ends, then the transfer
+ * encoding) into f; returns their number, or -2 when t has no binary form. */
+static int decoders(struct ent *t, GMimeFilter *f[2])
+{
+	int nf = 0;
+
+	if (t->kind != K_LEAF || t->opaque)
+		return -2;
+	f[nf++] = g_mime_filter_unix2dos_new(FALSE);
+	if (decoder(t->cte, &f[nf]) < 0) {
+		g_object_unref(f[0]);
+		return -2;
+	}
+	return f[nf] != NULL ? nf + 1 : nf;
+}
+
+int mime_decode(struct mime_msg *m, const uint32_t *part, size_t depth,
+                int (*sink)(void *ctx, const char *s, size_t n), void *ctx, struct err *e)
+{
+	struct ent *t;
+	GMimeFilter *f[2];
+	int nf, r;
+
+	if (depth == 0)
+		return -2;
+	if (count_all(m) < 0)
+		return err_sys(e, EX_TEMPFAIL, "cannot read the message");
+	if ((t = resolve(m, part, depth)) == NULL)
+		return 0;
+	if ((nf = decoders(t, f)) < 0)
+		return nf;
+	r = filter_range(m, t->bstart, t->end, f, nf, sink, ctx);
+	for (int i = 0; i < nf; i++)
+		g_object_unref(f[i]);
+	if (r < 0)
+		return err_sys(e, EX_TEMPFAIL, "cannot read the message");
+	return 0;
+}
+
 int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd, uint64_t *size,
                 struct err *e)
 {
@@ -1322,17 +1361,8 @@ int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
 	if (count_all(m) < 0)
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message");
 	/* no such part: an empty file, as BODY[] gives an empty string */
-	if ((t = resolve(m, part, depth)) != NULL) {
-		if (t->kind != K_LEAF || t->opaque)
-			return -2;
-		f[nf++] = g_mime_filter_unix2dos_new(FALSE);
-		if (decoder(t->cte, &f[nf]) < 0) {
-			g_object_unref(f[0]);
-			return -2;
-		}
-		if (f[nf] != NULL)
-			nf++;
-	}
+	if ((t = resolve(m, part, depth)) != NULL && (nf = decoders(t, f)) < 0)
+		return nf;
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	r = snprintf(path, sizeof path, "%s/mime-binary.XXXXXX", dir);

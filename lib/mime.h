@@ -98,6 +98,13 @@ int mime_send(struct mime_msg *m, const struct mime_piece *p, uint64_t from,
 int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
                 uint64_t *size, struct err *e);
 
+/* The same decoded octets streamed to sink(ctx, s, n) instead of a file,
+ * in blocks; a nonzero return of sink stops the decoding (still 0).
+ * Returns 0 (also for a part that does not exist: nothing is given), -2
+ * when the part has no binary form, -1 with e set. */
+int mime_decode(struct mime_msg *m, const uint32_t *part, size_t depth,
+                int (*sink)(void *ctx, const char *s, size_t n), void *ctx, struct err *e);
+
 /* SEARCH (RFC 9051 6.4.4): does header field name (any case) of the top
  * header, decoded (RFC 2047) to UTF-8, contain needle (UTF-8), compared
  * without regard to case? An empty needle matches every message that

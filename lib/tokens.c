@@ -156,17 +156,23 @@ static void add_token(struct tz *z, const char *s, size_t n)
 
 static void word_end(struct tz *z)
 {
-	char *f;
-	size_t n, digits = 0;
+	char low[WORD_BUF], *f = low;
+	size_t n = z->wlen, digits = 0, i;
 
-	if (z->inword && !z->toolong && z->wlen > 0) {
-		f = g_utf8_casefold(z->word, (gssize)z->wlen);
-		n = strlen(f);
+	if (z->inword && !z->toolong && n > 0) {
+		/* ASCII, nearly every word, is folded here; the rest by GLib */
+		for (i = 0; i < n && (unsigned char)z->word[i] < 0x80; i++)
+			low[i] = g_ascii_tolower(z->word[i]);
+		if (i < n) {
+			f = g_utf8_casefold(z->word, (gssize)n);
+			n = strlen(f);
+		}
 		while (digits < n && g_ascii_isdigit(f[digits]))
 			digits++;
 		if (n >= TOKENS_WORD_MIN && n <= TOKENS_WORD_MAX && !(digits == n && n > 6))
 			add_token(z, f, n);
-		g_free(f);
+		if (f != low)
+			g_free(f);
 	}
 	z->inword = 0;
 	z->toolong = 0;
@@ -276,15 +282,43 @@ static void run_end(struct tz *z)
 }
 
 /* One character u (its octets b, n) of text. */
+/* What an ASCII character is to the scanner. */
+enum { C_OTHER, C_SEP = 1, C_ALNUM = 2, C_JOIN = 4 };   /* C_JOIN: ' - . $ */
+
+static unsigned char ascii_class(unsigned char c)
+{
+	static unsigned char cls[128];
+	static int made;
+
+	if (!made) {
+		for (int i = 0; i < 128; i++)
+			cls[i] = g_ascii_isspace(i) || i < 0x20 || strchr("<>\"'()[]{}", i) != NULL ?
+			         C_SEP : C_OTHER;
+		for (int i = 0; i < 128; i++)
+			if (g_ascii_isalnum(i))
+				cls[i] |= C_ALNUM;
+		cls['\''] |= C_JOIN;
+		cls['-'] |= C_JOIN;
+		cls['.'] |= C_JOIN;
+		cls['$'] |= C_JOIN;
+		cls[0] = C_SEP;
+		made = 1;
+	}
+	return cls[c];
+}
+
 static void char_in(struct tz *z, gunichar u, const char *b, size_t n)
 {
-	if (g_unichar_isspace(u) || u < 0x20 || (u < 0x80 && strchr("<>\"'()[]{}", (int)u) != NULL))
+	int c = u < 0x80 ? ascii_class((unsigned char)u) :
+	        (g_unichar_isspace(u) ? C_SEP : 0) | (g_unichar_isalnum(u) ? C_ALNUM : 0);
+
+	if (c & C_SEP)
 		run_end(z);
 	else if (z->rlen + n <= sizeof z->run) {
 		memcpy(z->run + z->rlen, b, n);
 		z->rlen += n;
 	}
-	if (g_unichar_isalnum(u)) {
+	if (c & C_ALNUM) {
 		if (!z->inword) {
 			z->inword = 1;
 			if (z->pending == '$')
@@ -294,7 +328,7 @@ static void char_in(struct tz *z, gunichar u, const char *b, size_t n)
 		}
 		z->pending = 0;
 		word_add(z, b, n);
-	} else if (u == '\'' || u == '-' || u == '.' || u == '$') {
+	} else if (c & C_JOIN) {
 		if (z->inword && z->pending == 0) {
 			z->pending = (char)u;
 		} else {

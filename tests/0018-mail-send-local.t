@@ -51,6 +51,26 @@ ok $? "... mail-store added Return-Path: and Delivered-To:"
 mailcheck maildir "$tmp/vmail/example.org/bob/Maildir" >/dev/null 2>&1; ok $? "... Python's mailbox reads the Maildir"
 grep -q 'id=.* to=<bob@example.org> status=delivered' "$tmp/runner.log"; ok $? "... and the log says so"
 
+# ---- the default pipeline: mail-filter, then mail-store ----
+grep -q '^X-Spam-Status: Unsure, score=' "$f"; ok $? "the default pipeline ran mail-filter: X-Spam-Status (untrained: Unsure)"
+grep -q '^X-Virus-Status: Clean$' "$f"; ok $? "... and X-Virus-Status"
+printf 'header LOTTERY Subject /lottery/i 10\n' >"$tmp/filter.rules"
+set_conf filter_rules "$tmp/filter.rules"
+printf 'Subject: You won the LOTTERY\n\nclaim it\n' | ms -f alice@remote.test bob
+printf 'Subject: lunch\n\nat noon?\n' | ms -f alice@remote.test bob
+b=$(inbox bob)
+run
+is "$(ls "$tmp/vmail/example.org/bob/Maildir/.Junk/new" 2>/dev/null | wc -l | tr -d ' ')" 1 \
+	"mail the filter calls spam goes to the Junk folder"
+grep -q '^X-Spam-Flag: YES$' "$tmp/vmail/example.org/bob/Maildir/.Junk/new/"*; ok $? "... flagged"
+is "$(inbox bob)" $((b + 1)) "... the other one to INBOX"
+set_conf filter no
+printf 'Subject: unfiltered LOTTERY\n\nno filter\n' | ms -f alice@remote.test bob
+run
+grep -L '^X-Spam' "$(latest_mail bob)" | grep -q .; ok $? "filter = no: mail-store alone, no X-Spam fields"
+set_conf filter_rules ""
+set_conf filter ""
+
 # ---- aliases: each place gets the message once ----
 cat >"$tmp/aliases" <<EOF
 team: bob, carol, $tmp/team.mbox, "|cat > $tmp/cmd.out; env > $tmp/cmd.env"

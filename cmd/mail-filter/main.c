@@ -90,6 +90,7 @@ struct filter {
 	struct rules *rules;
 	const char *clamd;
 	int virus_optional, reject_virus;
+	int scratch;              /* the mbox members' file, made once; -1: none yet */
 	/* training counts */
 	unsigned long learnt, known, batch;
 };
@@ -176,10 +177,31 @@ typedef int message_fn(struct filter *f, int fd, const char *name, struct err *e
  * message as it is. */
 struct splitter {
 	int in, out;
-	char buf[65536];
+	char buf[65536];          /* read from in */
 	size_t len, pos;
 	int eof;
+	char obuf[65536];         /* to be written to out */
+	size_t olen;
 };
+
+static int out_flush(struct splitter *s, struct err *e)
+{
+	if (s->olen > 0 && io_write_all(s->out, s->obuf, s->olen) < 0)
+		return err_sys(e, EX_TEMPFAIL, "write");
+	s->olen = 0;
+	return 0;
+}
+
+static int out_put(struct splitter *s, const char *p, size_t n, struct err *e)
+{
+	if (n > sizeof s->obuf - s->olen && out_flush(s, e) < 0)
+		return -1;
+	if (n > sizeof s->obuf)
+		return io_write_all(s->out, p, n) < 0 ? err_sys(e, EX_TEMPFAIL, "write") : 0;
+	memcpy(s->obuf + s->olen, p, n);
+	s->olen += n;
+	return 0;
+}
 
 /* The next line into p and n: 1, or 0 at the end, -1 on a read error.
  * A line longer than the buffer comes in pieces, all but the last
@@ -235,6 +257,8 @@ static int emit(struct filter *f, struct splitter *s, off_t len, const char tail
 {
 	char label[4200];
 
+	if (out_flush(s, e) < 0)
+		return -1;
 	/* the mbox's separator line is not the message's */
 	if (len >= 2 && tail[0] == '\n' && tail[1] == '\n')
 		len--;
@@ -261,10 +285,15 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 	if (s == NULL)
 		return err_set(e, EX_TEMPFAIL, "out of memory");
 	s->in = in;
-	s->len = s->pos = 0;
+	s->len = s->pos = s->olen = 0;
 	s->eof = 0;
-	if ((s->out = scratch(e)) < 0)
+	if (f->scratch < 0 && (f->scratch = scratch(e)) < 0)
 		goto done;
+	s->out = f->scratch;
+	if (ftruncate(s->out, 0) < 0 || rewind_fd(s->out, e) < 0) {
+		err_sys(e, EX_TEMPFAIL, "ftruncate");
+		goto done;
+	}
 	while ((r = next_piece(s, &p, &n, e)) > 0) {
 		int line_start = bol;
 
@@ -293,16 +322,13 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 		}
 		if (k == 0) {
 			/* no From_ line first: the file is one message */
-			close(s->out);
 			free(s);
 			return rewind_fd(in, e) < 0 ? -1 : fn(f, in, name, e);
 		}
 		if (line_start)
 			unquote(&p, &n);
-		if (io_write_all(s->out, p, n) < 0) {
-			err_sys(e, EX_TEMPFAIL, "write");
+		if (out_put(s, p, n, e) < 0)
 			goto done;
-		}
 		if (n >= 2) {
 			tail[0] = p[n - 2];
 			tail[1] = p[n - 1];
@@ -320,8 +346,6 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 	}
 	rc = emit(f, s, len, tail, name, k, 0, fn, e);
 done:
-	if (s->out >= 0)
-		close(s->out);
 	free(s);
 	return rc;
 }
@@ -793,6 +817,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&f, 0, sizeof f);
 	f.mode = FILTER;
+	f.scratch = -1;
 	while ((ch = getopt_long(argc, argv, "d:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_CHECK: f.mode = CHECK; modes++; break;

@@ -1,6 +1,6 @@
 /* local.c: delivery to the places a local recipient resolves to. An
- * account's mail goes through mail-store (or the delivery_command
- * pipeline) into the mailbox its users-file line names; an alias's /file
+ * account's mail goes through mail-filter and mail-store (or the
+ * delivery_command pipeline) into the mailbox its users-file line names; an alias's /file
  * through mail-store too, and its |command through /bin/sh, which only
  * an admin can have written (allow_mail_to_commands). Addresses reach
  * programs in the environment only, never in a shell command line.
@@ -178,6 +178,11 @@ void local_deliver(struct send_config *c, const struct queue_file *f, const char
 			for (n = 0; n < MAX_ARGS && c->delivery[n] != NULL; n++)
 				argv[n] = c->delivery[n];
 		} else {
+			/* spam the filter flags goes to the Junk folder (mail-store --junk) */
+			if (c->mail_filter != NULL) {
+				argv[n++] = (char *)c->mail_filter;
+				argv[n++] = "|";
+			}
 			argv[n++] = (char *)c->mail_store;
 			argv[n++] = maildir ? "--maildir" : "--mbox";
 			argv[n++] = mailbox;

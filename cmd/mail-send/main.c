@@ -143,11 +143,10 @@ static char **split_command(const char *s, char **buf)
 	return v;
 }
 
-/* The mail-store program: next to this one when it is there (a build
- * tree, or the same bin/), else found in PATH. */
-static const char *find_mail_store(void)
+/* A program of the toolkit (mail-store, mail-filter): next to this one
+ * when it is there (a build tree, or the same bin/), else found in PATH. */
+static const char *find_sibling(const char *name, char *path, size_t size)
 {
-	static char path[PATH_MAX];
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *slash;
@@ -156,12 +155,12 @@ static const char *find_mail_store(void)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			if (snprintf(path, sizeof path, "%s/mail-store", self) < (int)sizeof path &&
+			if (snprintf(path, size, "%s/%s", self, name) < (int)size &&
 			    access(path, X_OK) == 0)
 				return path;
 		}
 	}
-	return "mail-store";
+	return name;
 }
 
 enum { OPT_RUN = 256, OPT_DAEMON, OPT_FLUSH, OPT_JOBS, OPT_LIST, OPT_DELETE, OPT_HOLD,
@@ -370,7 +369,15 @@ int main(int argc, char **argv)
 	c.mail_root = conf_get(&c.conf, CONF_MAIL_ROOT, USERS_MAIL_ROOT_DEFAULT);
 	if ((v = conf_get(&c.conf, CONF_DELIVERY_COMMAND, NULL)) != NULL)
 		c.delivery = split_command(v, &c.delivery_buf);
-	c.mail_store = find_mail_store();
+	{
+		static char store[PATH_MAX], filter[PATH_MAX];
+		int yes;
+
+		c.mail_store = find_sibling("mail-store", store, sizeof store);
+		if (conf_get_bool(&c.conf, CONF_FILTER, 1, &yes, &e) < 0)
+			cli_die(e.code, "%s", e.msg);
+		c.mail_filter = yes ? find_sibling("mail-filter", filter, sizeof filter) : NULL;
+	}
 	if (conf_get_duration(&c.conf, CONF_RETRY_MIN, 300, &c.retry_min, &e) < 0 ||
 	    conf_get_duration(&c.conf, CONF_RETRY_MAX, 4 * 3600, &c.retry_max, &e) < 0 ||
 	    conf_get_duration(&c.conf, CONF_QUEUE_LIFETIME, 5 * 86400, &c.lifetime, &e) < 0 ||

@@ -33,6 +33,7 @@ struct send_config {
 	char **delivery;                 /* delivery_command split, or NULL */
 	char *delivery_buf;              /* the words of delivery */
 	const char *mail_store;          /* the mail-store program */
+	const char *mail_filter;         /* mail-filter, run before it; NULL: not */
 	unsigned long retry_min, retry_max, lifetime, delay_warning;   /* seconds */
 	struct route routes[MAX_ROUTES];
 	size_t nroutes;
