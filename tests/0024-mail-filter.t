@@ -396,12 +396,12 @@ cat >"$tmp/conf" <<EOF
 spam_database = $tmp/empty.lmdb
 filter_rules = $tmp/rules
 EOF
-"$MAIL_FILTER" --config "$tmp/conf" <"$tmp/rulemsg" >"$tmp/out"
-case $(field X-Spam-Status "$tmp/out") in *"tests=SUBJ_FREE,BODY_WIRE,BODY_BANK") r=0 ;; *) r=1 ;; esac
-ok $r "spam_database and filter_rules from mail.conf (--config)"
-MAIL_CONF=$tmp/conf "$MAIL_FILTER" <"$tmp/rulemsg" >"$tmp/out"
-case $(field X-Spam-Status "$tmp/out") in *"tests=SUBJ_FREE,BODY_WIRE,BODY_BANK") r=0 ;; *) r=1 ;; esac
-ok $r "... and from \$MAIL_CONF"
+expect_exit 0 "spam_database and filter_rules from mail.conf (--config)" to_out "$MAIL_FILTER" --config "$tmp/conf" <"$tmp/rulemsg"
+case $(field X-Spam-Status "$tmp/out") in *"bayes=0.500000 points=4.5 tests=SUBJ_FREE,BODY_WIRE,BODY_BANK") r=0 ;; *) r=1 ;; esac
+ok $r "... the rules and the (empty) database were used"
+expect_exit 0 "the same from \$MAIL_CONF" to_out env MAIL_CONF="$tmp/conf" "$MAIL_FILTER" <"$tmp/rulemsg"
+case $(field X-Spam-Status "$tmp/out") in *"bayes=0.500000 points=4.5 tests=SUBJ_FREE,BODY_WIRE,BODY_BANK") r=0 ;; *) r=1 ;; esac
+ok $r "... the rules and the (empty) database were used"
 printf 'header OK Subject /x/ 1\n\nheader BAD Subject /unclosed[/ 1\n' >"$tmp/badrules"
 expect_exit 78 "a rules file with a bad regex: exit 78" mf --rules "$tmp/badrules" <"$tmp/rulemsg3"
 stderr_has "$tmp/badrules:3" "... file:line on stderr"
