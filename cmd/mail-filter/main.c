@@ -271,6 +271,21 @@ static int emit(struct filter *f, struct splitter *s, off_t len, const char tail
 	return fn(f, s->out, label, e);
 }
 
+/* The input that is not an mbox, from its first octet, into s->out. */
+static int copy_rest(struct splitter *s, struct err *e)
+{
+	ssize_t k;
+
+	if (io_write_all(s->out, s->buf, s->len) < 0)
+		return err_sys(e, EX_TEMPFAIL, "write");
+	while ((k = io_read(s->in, s->buf, sizeof s->buf)) > 0)
+		if (io_write_all(s->out, s->buf, (size_t)k) < 0)
+			return err_sys(e, EX_TEMPFAIL, "write");
+	if (k < 0)
+		return err_sys(e, EX_IOERR, "read");
+	return rewind_fd(s->out, e);
+}
+
 static int each_member(struct filter *f, int in, const char *name, message_fn *fn,
                        struct err *e)
 {
@@ -321,9 +336,14 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 			continue;
 		}
 		if (k == 0) {
-			/* no From_ line first: the file is one message */
-			free(s);
-			return rewind_fd(in, e) < 0 ? -1 : fn(f, in, name, e);
+			/* no From_ line first: the file is one message, read where
+			 * it is, or copied whole when it is a pipe */
+			if (lseek(in, 0, SEEK_SET) == 0) {
+				free(s);
+				return fn(f, in, name, e);
+			}
+			rc = copy_rest(s, e) < 0 ? -1 : fn(f, s->out, name, e);
+			goto done;
 		}
 		if (line_start)
 			unquote(&p, &n);
@@ -572,6 +592,19 @@ static void status_value(const struct filter *f, const struct verdict *v, char *
 
 /* ---- the modes ---- */
 
+/* A folded X-Spam-Status value made one line: "\n\t" becomes " ". */
+static void unfold(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; r++)
+		if (*r == '\n' && r[1] == '\t')
+			*w++ = ' ', r++;
+		else
+			*w++ = *r;
+	*w = '\0';
+}
+
 static void log_verdict(const char *name, const struct verdict *v, const char *status)
 {
 	char esc[200];
@@ -588,9 +621,7 @@ static int check_one(struct filter *f, int fd, const char *name, struct err *e)
 	if (judge(f, fd, &v, e) < 0)
 		return err_prefix(e, 0, "%s", name);
 	status_value(f, &v, status, sizeof status);
-	for (char *p = status; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+	unfold(status);
 	printf("%s: %s%s%s\n", name, status, v.infected ? " virus=" : "",
 	       v.infected ? v.virus : "");
 	if (f->verbose)
@@ -607,7 +638,8 @@ static int filter_one(struct filter *f, int fd, const char *from_line, struct er
 	if (judge(f, fd, &v, e) < 0)
 		return -1;
 	if (v.infected && f->reject_virus)
-		cli_die(EX_DATAERR, "malware found: %s", v.virus + strlen("Infected ("));
+		cli_die(EX_DATAERR, "malware found: %.*s", (int)strlen(v.virus) - 11,
+		        v.virus + strlen("Infected ("));
 	status_value(f, &v, status, sizeof status);
 	k = snprintf(add, sizeof add, "X-Spam-Score: %.6f\nX-Spam-Status: %s\n%sX-Virus-Status: %s\n",
 	             v.score, status, strcmp(v.status, "Yes") == 0 ? "X-Spam-Flag: YES\n" : "",
@@ -621,9 +653,7 @@ static int filter_one(struct filter *f, int fd, const char *from_line, struct er
 	if (annotate_copy(fd, 1, owned, sizeof owned / sizeof *owned, add, e) < 0)
 		return -1;
 	if (f->verbose) {
-		for (char *p = status; *p; p++)
-			if (*p == '\n' || *p == '\t')
-				*p = ' ';
+		unfold(status);
 		log_verdict("-", &v, status);
 	}
 	return 0;
@@ -834,7 +864,7 @@ int main(int argc, char **argv)
 		case 'v': f.verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': puts("mail-filter (" PACKAGE_NAME ") " PACKAGE_VERSION); return 0;
-		default: cli_usage(NULL);
+		default: cli_usage("unknown option or missing argument");
 		}
 	}
 	if (modes > 1)
