@@ -189,6 +189,32 @@ filter_ok "multipart with no closing boundary" "$tmp/noend"
 filter_ok "bad base64 in a text part and an attachment" "$tmp/badb64"
 filter_ok "multipart without a boundary parameter, bad quoted-printable" "$tmp/noboundary"
 filter_ok "bad encoded words, unknown charset and transfer encoding" "$tmp/badheader"
+# every one of them through --train and --check too, as a plain directory
+mkdir "$tmp/bad"
+for f in junk junkbody nested siblings addrs addrline noend badb64 noboundary badheader empty nobody nonl; do
+	cp "$tmp/$f" "$tmp/bad/$f"
+done
+rm -f "$tmp/rss"
+timeout 60 /usr/bin/time -f %M -o "$tmp/rss" "$MAIL_FILTER" -d "$tmp/bad.lmdb" --train spam "$tmp/bad" 2>"$tmp/stderr"
+ok $? "--train on a directory of all the bad and huge messages: exit 0"
+rss=$(tail -1 "$tmp/rss")
+echo "# ... peak RSS $rss KiB"
+check "... under 200 MiB of memory" test "${rss:-0}" -gt 0 -a "${rss:-0}" -lt 204800
+rm -f "$tmp/rss"
+timeout 60 /usr/bin/time -f %M -o "$tmp/rss" "$MAIL_FILTER" -d "$tmp/bad.lmdb" --check "$tmp/bad" >"$tmp/out" 2>"$tmp/stderr"
+ok $? "--check on them: exit 0"
+rss=$(tail -1 "$tmp/rss")
+check "... under 200 MiB of memory ($rss KiB)" test "${rss:-0}" -gt 0 -a "${rss:-0}" -lt 204800
+is "$(cut -d: -f1 "$tmp/out" | sort | tr '\n' ' ')" "$(ls "$tmp"/bad/* | sort | tr '\n' ' ')" "... a line for each, trained spam"
+is "$(grep -v ': Yes, score=' "$tmp/out")" "$tmp/bad/empty: Unsure, score=0.500000" \
+	"... each of them Yes after training them as spam, but the empty one (no tokens)"
+
+# from a pipe: the same as from a file
+cat "$tmp/plain" | mf >"$tmp/out" 2>"$tmp/stderr"
+ok $? "filter mode from a pipe: exit 0"
+is "$("$PYTHON3" "$tmp/added.py" "$tmp/plain" "$tmp/out" end)" same "... the input plus the added fields"
+cat "$tmp/junkbody" | mf >"$tmp/out" 2>"$tmp/stderr"
+is "$("$PYTHON3" "$tmp/added.py" "$tmp/junkbody" "$tmp/out" end)" same "filter mode, 1 MiB of random body from a pipe: intact"
 
 # ---- training: a synthetic corpus, every source mail-filter reads ----
 "$PY" - "$tmp" <<'PY'
@@ -275,6 +301,11 @@ ok $r "--check: an unseen hammy message is No"
 out=$(mf --check <"$tmp/probe.spam")
 case $out in "-: Yes, score="*) r=0 ;; *) r=1 ;; esac
 ok $r "--check from stdin: PATH is -"
+out=$(cat "$tmp/probe.spam" | mf --check)
+case $out in "-: Yes, score="*) r=0 ;; *) r=1 ;; esac
+ok $r "--check from a pipe"
+is "$(cat "$tmp/spam.mbox" | mf --check | cut -d, -f1 | tr '\n' ' ')" "$(for i in $(seq 1 28); do printf -- '-:%s: Yes ' "$i"; done)" \
+	"--check of the mbox from a pipe: 28 lines -:N, all Yes"
 is "$(mf --check "$tmp/probe.spam" "$tmp/probe.ham" | cut -d, -f1)" \
 	"$(printf '%s: Yes\n%s: No' "$tmp/probe.spam" "$tmp/probe.ham")" "--check with two paths: a line each, in order"
 
@@ -295,6 +326,10 @@ mf --train spam "$tmp/spam.mbox" "$tmp/spam.dir" "$tmp/spam.file" 2>"$tmp/stderr
 ok $? "training everything again"
 scores >"$tmp/after"
 check "... changes no score: training is idempotent per message" cmp -s "$tmp/before" "$tmp/after"
+cat "$tmp/spam.mbox" | mf --train spam 2>"$tmp/stderr"
+ok $? "training the mbox again from a pipe"
+scores >"$tmp/after"
+check "... changes no score either" cmp -s "$tmp/before" "$tmp/after"
 expect_exit 0 "training the mbox again (-v)" mf -v --train spam "$tmp/spam.mbox"
 check "... the summary: 0 learnt, 28 unchanged" sh -c "grep -qw 0 '$tmp/stderr' && grep -qw 28 '$tmp/stderr'"
 
