@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clamd.h"
@@ -18,23 +17,15 @@
 #define CHUNK 65536
 #define REPLY_MAX 1024
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait up to ms for events on fd, across EINTR. Returns the revents,
  * 0 on a timeout (errno ETIMEDOUT), -1 on an error. */
 static int wait_fd(int fd, short events, unsigned ms)
 {
-	long long end = now_ms() + ms;
+	long long end = io_now_ms() + ms;
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		long long left = end - now_ms();
+		long long left = end - io_now_ms();
 		int r;
 
 		if (left < 0)

@@ -9,6 +9,9 @@
 
 #define IO_BUFSIZE 65536
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long io_now_ms(void);
+
 /* read(2) retried on EINTR. Returns bytes read, 0 at EOF, -1 with errno. */
 ssize_t io_read(int fd, void *buf, size_t n);
 

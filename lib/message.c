@@ -339,6 +339,7 @@ int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
 {
 	struct copier *c;
 	char *buf;
+	uint64_t got = 0;
 	int rc = 0;
 
 	c = calloc(1, sizeof *c);
@@ -374,6 +375,7 @@ int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
 		}
 		if (r == 0)
 			break;
+		got += (uint64_t)r;
 		feed(c, buf, (size_t)r);
 		if (c->loop)
 			break;
@@ -387,6 +389,11 @@ int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
 		if (c->h == H_NAME || c->h == H_NAMEWS || c->h == H_FIRSTFROM)
 			flush_hold(c);
 		end_field(c);
+	}
+	if (got == 0) {
+		/* never mail: in "filter | mail-store" a failed filter looks like this */
+		rc = err_set(e, EX_TEMPFAIL, "empty message: no octets on input");
+		goto out;
 	}
 	if (c->loop) {
 		rc = err_set(e, EX_DATAERR, "mail loop: message already has Delivered-To: %s",

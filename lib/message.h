@@ -33,7 +33,9 @@ struct msg_stats {
 
 /* Copy in_fd to out_fd as described above.
  * Returns 0, or -1 with e set: EX_DATAERR for a mail loop (the copy stops
- * there), EX_TEMPFAIL for read and write errors. */
+ * there), EX_TEMPFAIL for read and write errors and for empty input (no
+ * mail is empty; in a shell pipeline "filter | mail-store" it is what a
+ * filter that failed leaves, so it is tried again later). */
 int message_copy(int in_fd, int out_fd, const struct msg_opts *o,
                  struct msg_stats *st, struct err *e);
 

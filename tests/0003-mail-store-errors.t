@@ -27,6 +27,7 @@ stderr_has "typo.conf:2: unknown key lock_timout" "the reason has file, line and
 printf 'lock_timeout = -1\n' >"$tmp/neg.conf"
 expect_exit 78 "bad lock_timeout value" "$MAIL_STORE" --config "$tmp/neg.conf" --mbox "$tmp/mb" <"$tmp/m"
 printf 'hostname =\n' >"$tmp/emptyhost.conf"
+expect_exit 75 "empty input (a filter before mail-store failed): 75, try again" "$MAIL_STORE" --maildir "$md" </dev/null
 expect_exit 78 "empty hostname in mail.conf" "$MAIL_STORE" --config "$tmp/emptyhost.conf" --maildir "$md" <"$tmp/m"
 printf 'home_mailbox = /var/mail/x\n' >"$tmp/abs.conf"
 expect_exit 78 "absolute home_mailbox refused" env HOME="$tmp" "$MAIL_STORE" --config "$tmp/abs.conf" <"$tmp/m"

@@ -35,6 +35,7 @@
 #include "clamd.h"
 #include "cli.h"
 #include "conf.h"
+#include "dnsbl.h"
 #include "err.h"
 #include "io.h"
 #include "mime.h"
@@ -46,7 +47,6 @@
 #define FROM_LINE_MAX 4096      /* an mbox From_ line longer than this is text */
 #define BATCH 1000              /* messages per training commit */
 #define CLAMD_TIMEOUT_MS 30000  /* each clamd step; the scan itself included */
-#define DNSBL_TIMEOUT_MS 3000   /* all zones together */
 #define TESTS_MAX 900           /* octets of tests= in X-Spam-Status */
 #define POINTS_SCALE (log(99.0) / 5.0)   /* 5 points take 0.5 to 0.99 */
 
@@ -66,6 +66,11 @@ static const char usage_text[] =
 "                       none: the built-in checks only)\n"
 "  --virus-optional     clamd unusable: pass the message as Unscanned (else exit 75)\n"
 "  --reject-virus       malware found: exit 65 with the finding, write nothing\n"
+"  --dnsbl LIST         DNS blocklists, zone[=points],... (default dnsbl)\n"
+"  --ip ADDR            the client address for them (default $TCPREMOTEIP, else\n"
+"                       the top Received: field mail-recv wrote)\n"
+"  --dns-server IP[:PORT]  the name server to ask (default dns_server, else\n"
+"                       the first of /etc/resolv.conf)\n"
 "  --spam-cutoff X      score from which mail is spam (default 0.99)\n"
 "  --ham-cutoff X       score up to which mail is ham (default 0.45)\n"
 "  --config FILE        configuration (default $MAIL_CONF, " SYSCONFDIR "/mail.conf)\n"
@@ -88,6 +93,9 @@ struct filter {
 	const char *db_path;
 	struct tokendb *db;
 	struct rules *rules;
+	struct dnsbl_list zones;
+	struct dnsbl_server dns;  /* set when there are zones */
+	const char *ip;           /* --ip or $TCPREMOTEIP; NULL: from Received: */
 	const char *clamd;
 	int virus_optional, reject_virus;
 	int scratch;              /* the mbox members' file, made once; -1: none yet */
@@ -487,6 +495,53 @@ static int token_list(struct tokens *t, struct mime_msg *m, struct token_list *l
 	return 0;
 }
 
+/* The client address in the top Received: field, when mail-recv wrote it. */
+static int top_received(void *ctx, const char *name, const char *value)
+{
+	char *ip = ctx;
+
+	if (strcasecmp(name, "Received") != 0)
+		return 0;
+	if (dnsbl_received_ip(value, strlen(value), ip, 64) < 0)
+		ip[0] = '\0';
+	return 1;
+}
+
+/* The blocklists' points and tests (appended to hits, used octets of
+ * size) for the client of message m. */
+static void blocklists(struct filter *f, struct mime_msg *m, struct verdict *v, char *hits,
+                       size_t used, size_t size)
+{
+	struct dnsbl_result res[DNSBL_MAX_ZONES];
+	char found[64] = "", esc[100];
+	const char *ip = f->ip;
+	struct err e;
+	int r;
+
+	if (ip == NULL) {
+		mime_each_header(m, top_received, found);
+		ip = found[0] ? found : NULL;
+	}
+	if (ip == NULL)
+		return;
+	if ((r = dnsbl_lookup(&f->zones, ip, &f->dns, DNSBL_DEFAULT_TIMEOUT_MS, res, &e)) != 0) {
+		if (r < 0 && f->verbose)   /* advice: the message passes */
+			fprintf(stderr, "mail-filter: dnsbl ip=%s error=%s\n",
+			        err_escape(esc, sizeof esc, ip, strlen(ip)), e.msg);
+		return;
+	}
+	v->points += dnsbl_points(&f->zones, res);
+	for (size_t i = 0; i < f->zones.n; i++) {
+		const char *zone = f->zones.zone[i].name;
+
+		if (res[i].status == DNSBL_FAILED && f->verbose)
+			fprintf(stderr, "mail-filter: dnsbl zone=%s error=%s\n", zone, res[i].reason);
+		if (res[i].status != DNSBL_LISTED || used + strlen(zone) + 8 > size)
+			continue;
+		used += (size_t)snprintf(hits + used, size - used, "%sDNSBL:%s", used ? "," : "", zone);
+	}
+}
+
 /* Rules and DNSBL points into v. */
 static int score_points(struct filter *f, struct mime_msg *m, struct verdict *v, struct err *e)
 {
@@ -495,6 +550,9 @@ static int score_points(struct filter *f, struct mime_msg *m, struct verdict *v,
 
 	if (f->rules != NULL && rules_check(f->rules, m, &v->points, hits, sizeof hits, e) < 0)
 		return -1;
+	used = strlen(hits);
+	if (f->zones.n > 0)
+		blocklists(f, m, v, hits, used, sizeof hits);
 	used = strlen(hits);
 	memcpy(v->tests, hits, used + 1);
 	return 0;
@@ -583,7 +641,7 @@ static void status_value(const struct filter *f, const struct verdict *v, char *
 {
 	int k = snprintf(out, n, "%s, score=%.6f", v->status, v->score);
 
-	if (f->rules != NULL)
+	if (f->rules != NULL || f->zones.n > 0)
 		k += snprintf(out + k, n - (size_t)k, " bayes=%.6f points=%.1f", v->bayes, v->points);
 	if (v->tests[0])
 		snprintf(out + k, n - (size_t)k, "%stests=%s", k + 6 + strlen(v->tests) > 62 ?
@@ -784,6 +842,14 @@ static void configure(struct filter *f, const struct conf *c, const char *const 
 	if ((v = opt[1] ? opt[1] : conf_get(c, CONF_FILTER_RULES, NULL)) != NULL && v[0] &&
 	    rules_load(&f->rules, home_path(v), &e) < 0)
 		die_err(&e);
+	if ((v = opt[2] ? opt[2] : conf_get(c, CONF_DNSBL, NULL)) != NULL && v[0]) {
+		if (dnsbl_parse(v, &f->zones, &e) < 0 ||
+		    dnsbl_server(opt[4] ? opt[4] : conf_get(c, CONF_DNS_SERVER, NULL), &f->dns, &e) < 0)
+			die_err(&e);
+	}
+	f->ip = opt[3] ? opt[3] : getenv("TCPREMOTEIP");
+	if (f->ip != NULL && f->ip[0] == '\0')
+		f->ip = NULL;
 	f->clamd = opt[5] ? opt[5] : conf_get(c, CONF_CLAMD_SOCKET, NULL);
 	if (f->clamd != NULL && f->clamd[0] == '\0')
 		f->clamd = NULL;
@@ -826,6 +892,9 @@ int main(int argc, char **argv)
 		{ "untrain", required_argument, NULL, OPT_UNTRAIN },
 		{ "database", required_argument, NULL, 'd' },
 		{ "rules", required_argument, NULL, OPT_RULES },
+		{ "dnsbl", required_argument, NULL, OPT_DNSBL },
+		{ "ip", required_argument, NULL, OPT_IP },
+		{ "dns-server", required_argument, NULL, OPT_DNS_SERVER },
 		{ "clamd", required_argument, NULL, OPT_CLAMD },
 		{ "virus-optional", no_argument, NULL, OPT_VIRUS_OPTIONAL },
 		{ "reject-virus", no_argument, NULL, OPT_REJECT_VIRUS },
@@ -855,6 +924,9 @@ int main(int argc, char **argv)
 		case OPT_UNTRAIN: f.mode = UNTRAIN; f.spam = parse_class(optarg); modes++; break;
 		case 'd': opt[0] = optarg; break;
 		case OPT_RULES: opt[1] = optarg; break;
+		case OPT_DNSBL: opt[2] = optarg; break;
+		case OPT_IP: opt[3] = optarg; break;
+		case OPT_DNS_SERVER: opt[4] = optarg; break;
 		case OPT_CLAMD: opt[5] = optarg; break;
 		case OPT_VIRUS_OPTIONAL: f.virus_optional = 1; break;
 		case OPT_REJECT_VIRUS: f.reject_virus = 1; break;

@@ -5,7 +5,8 @@
  * Invariants checked on every input:
  *  - none of them fails on any bytes (a read error is the only failure);
  *  - the tokens stay within TOKENS_MAX;
- *  - the annotated copy holds the added fields exactly once.
+ *  - the annotated copy holds the added fields exactly once, with the
+ *    line ends of the message.
  * Build and run with scripts/fuzz. */
 #include "config.h"
 
@@ -29,6 +30,21 @@ static const char *const owned[] = { "X-Spam-Score", "X-Spam-Status", "X-Spam-Fl
 	"X-Virus-Status" };
 static const char add[] = "X-Spam-Score: 0.500000\nX-Spam-Status: Unsure, score=0.500000\n"
 	"X-Virus-Status: Clean\n";
+static const char add_crlf[] = "X-Spam-Score: 0.500000\r\nX-Spam-Status: Unsure, "
+	"score=0.500000\r\nX-Virus-Status: Clean\r\n";
+
+/* Does s (n octets) hold text exactly once? 1 or 0; more than once aborts. */
+static int once(const char *s, size_t n, const char *text)
+{
+	size_t len = strlen(text);
+	const char *hit = memmem(s, n, text, len);
+
+	if (hit == NULL)
+		return 0;
+	if (memmem(hit + 1, n - (size_t)(hit + 1 - s), text, len) != NULL)
+		abort();
+	return 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mime_msg *m;
 	struct err e;
 	struct stat st;
-	char hits[256], why[256], *copy, *hit;
+	char hits[256], why[256], *copy;
 	double score;
 	int fd, ofd;
 
@@ -83,9 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    pread(ofd, copy, (size_t)st.st_size, 0) != st.st_size)
 		abort();
 	copy[st.st_size] = '\0';
-	/* the fields are added once (a NUL in the input may hide a later
-	 * copy from strstr, never an earlier one) */
-	if ((hit = strstr(copy, add)) == NULL || strstr(hit + 1, add) != NULL)
+	/* the fields are added once, with LF or (a CR LF message) CR LF ends */
+	if (once(copy, (size_t)st.st_size, add) + once(copy, (size_t)st.st_size, add_crlf) != 1)
 		abort();
 	free(copy);
 	close(ofd);

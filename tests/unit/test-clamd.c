@@ -26,6 +26,7 @@
 #include "base64.h"
 #include "clamd.h"
 #include "eicar.h"
+#include "prog.h"
 #include "tap.h"
 
 static char dir[64];
@@ -51,22 +52,6 @@ static void cleanup(void)
 	}
 	if (dir[0] && snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) < (int)sizeof cmd)
 		(void)!system(cmd);
-}
-
-static const char *find_prog(const char *name, char *out, size_t outsz)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (snprintf(buf, sizeof buf, "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin") >= (int)sizeof buf)
-		return NULL;
-	for (char *save, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		int k = snprintf(out, outsz, "%s/%s", d, name);
-
-		if (k > 0 && (size_t)k < outsz && access(out, X_OK) == 0)
-			return out;
-	}
-	return NULL;
 }
 
 static void write_file(const char *name, const void *p, size_t n)
