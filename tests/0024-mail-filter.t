@@ -450,6 +450,112 @@ printf 'body A /a/ 1001\n' >"$tmp/badrules4"
 expect_exit 78 "a score over 1000: exit 78" mf --rules "$tmp/badrules4" <"$tmp/rulemsg3"
 stderr_has "$tmp/badrules4:1" "... file:line on stderr"
 
+# ---- DNS blocklists: a real dnsmasq on loopback ----
+DNSMASQ=$(command -v dnsmasq || ls /usr/sbin/dnsmasq 2>/dev/null)
+if [ -z "$DNSMASQ" ]; then
+	echo "# SKIP DNSBL cases: dnsmasq is not installed (Debian dnsmasq-base)"
+else
+	dns_port=$("$PYTHON3" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts --conf-file=/dev/null \
+		--listen-address=127.0.0.1 --bind-interfaces --port="$dns_port" --pid-file= \
+		--log-facility=- --local=/bl.test/ --local=/bl2.test/ \
+		--host-record=1.2.0.192.bl.test,127.0.0.2 --host-record=1.2.0.192.bl2.test,127.0.0.3 \
+		>"$tmp/dnsmasq.log" 2>&1 </dev/null &
+	servers="$servers $!"
+	# ask NAME A of the server at $dns_port; print the addresses or NXDOMAIN
+	cat >"$tmp/dnsask.py" <<'PY'
+import random, socket, struct, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+q = struct.pack(">HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    try:
+        s.sendto(q, ("127.0.0.1", port))
+        r = s.recv(512)
+    except OSError:
+        time.sleep(0.1)
+        continue
+    rcode, an = r[3] & 15, struct.unpack(">H", r[6:8])[0]
+    if rcode == 3:
+        sys.exit(print("NXDOMAIN"))
+    i = len(q)
+    out = []
+    for _ in range(an):
+        while r[i] not in (0,) and r[i] < 0xc0:
+            i += r[i] + 1
+        i += 2 if r[i] >= 0xc0 else 1
+        t, c, ttl, n = struct.unpack(">HHIH", r[i:i + 10])
+        i += 10
+        if t == 1:
+            out.append(".".join(str(b) for b in r[i:i + n]))
+        i += n
+    sys.exit(print(" ".join(out) or "rcode %d" % rcode))
+print("no answer")
+PY
+	is "$("$PYTHON3" "$tmp/dnsask.py" "$dns_port" 1.2.0.192.bl.test)" 127.0.0.2 "dnsmasq answers 127.0.0.2 for 1.2.0.192.bl.test"
+	is "$("$PYTHON3" "$tmp/dnsask.py" "$dns_port" 7.100.51.198.bl.test)" NXDOMAIN "... and NXDOMAIN for 7.100.51.198.bl.test"
+	dns="--dns-server 127.0.0.1:$dns_port"
+	# dq ENV... -- OPTIONS...: X-Spam-Status of $tmp/dnsmsg filtered with
+	# an empty database, TCPREMOTEIP unset unless ENV sets it
+	dq() {
+		_env=
+		while [ "$1" != -- ]; do _env="$_env $1"; shift; done
+		shift
+		env -u TCPREMOTEIP $_env "$MAIL_FILTER" -d "$tmp/nodb.lmdb" $dns "$@" <"$tmp/dnsmsg" >"$tmp/out" 2>"$tmp/stderr" ||
+			{ echo "#   exit $?:"; sed 's/^/#   /' "$tmp/stderr"; }
+		field X-Spam-Status "$tmp/out"
+	}
+	p3=$("$PYTHON3" -c 'import math; print("%.6f" % (1 / (1 + math.exp(-3.0 * math.log(99) / 5))))')
+	printf 'From: a@example.org\nSubject: dnsbl\n\nhello\n' >"$tmp/dnsmsg"
+	out=$(dq TCPREMOTEIP=192.0.2.1 -- --dnsbl bl.test)
+	is "$out" "Unsure, score=$p3 bayes=0.500000 points=3.0 tests=DNSBL:bl.test" \
+		"TCPREMOTEIP=192.0.2.1 listed in bl.test: 3.0 points by default, the zone in tests="
+	is "$("$PYTHON3" "$tmp/added.py" "$tmp/dnsmsg" "$tmp/out" end)" same "... the message intact"
+	out=$(dq TCPREMOTEIP=192.0.2.1 -- --dnsbl bl.test=5,bl2.test=1.5,none.test)
+	case $out in *"bayes=0.500000 points=6.5 tests="*bl.test*bl2.test*) r=0 ;; *) r=1 ;; esac
+	ok $r "two zones listing it, with scores, one that does not: points=6.5, both zones in tests="
+	[ $r -eq 0 ] || echo "#   $out"
+	case $out in Yes,*) r=0 ;; *) r=1 ;; esac
+	ok $r "... 6.5 points take 0.5 past the spam cutoff: Yes"
+	is "$(dq TCPREMOTEIP=198.51.100.7 -- --dnsbl bl.test)" "Unsure, score=0.500000 bayes=0.500000 points=0.0" \
+		"an unlisted TCPREMOTEIP: no points, no tests="
+	is "$(dq TCPREMOTEIP=198.51.100.7 -- --dnsbl bl.test --ip 192.0.2.1 | sed 's/.*points=//')" "3.0 tests=DNSBL:bl.test" \
+		"--ip overrides TCPREMOTEIP"
+	rcv="Received: from helo.example (host.example [192.0.2.1])
+	by mx.example.org (mail-toolkit) with ESMTP id 1A2B3C4D5E6F
+	for <bob@example.org>;
+	Sat, 28 Nov 2026 12:00:00 +0000"
+	printf '%s\nFrom: a@example.org\nSubject: dnsbl\n\nhello\n' "$rcv" >"$tmp/dnsmsg"
+	is "$(dq -- --dnsbl bl.test | sed 's/.*points=//')" "3.0 tests=DNSBL:bl.test" \
+		"no TCPREMOTEIP: the address in the top Received: field written by mail-recv is listed"
+	is "$("$PYTHON3" "$tmp/added.py" "$tmp/dnsmsg" "$tmp/out" end)" same "... the message intact"
+	is "$(dq TCPREMOTEIP=198.51.100.7 -- --dnsbl bl.test | sed 's/.*points=//')" "0.0" \
+		"TCPREMOTEIP, when set, is used instead of the Received: field"
+	printf 'Received: from helo.example (host.example [198.51.100.7])\n\tby mx.example.org (mail-toolkit) with ESMTP id 1A2B3C4D5E6F;\n\tSat, 28 Nov 2026 12:00:00 +0000\n%s\nFrom: a@example.org\nSubject: dnsbl\n\nhello\n' "$rcv" >"$tmp/dnsmsg"
+	is "$(dq -- --dnsbl bl.test | sed 's/.*points=//')" "0.0" "only the top Received: field counts (a listed address below it does not)"
+	printf 'Received: from helo.example (host.example [192.0.2.1])\n\tby mx.example.org (Postfix) with ESMTP id 4XYZ;\n\tSat, 28 Nov 2026 12:00:00 +0000\nFrom: a@example.org\nSubject: dnsbl\n\nhello\n' >"$tmp/dnsmsg"
+	is "$(dq -- --dnsbl bl.test | sed 's/.*points=//')" "0.0" "a top Received: field not written by mail-recv is not used"
+	printf '%s\nFrom: a@example.org\nSubject: free money\n\nhello\n' "$rcv" >"$tmp/dnsmsg"
+	is "$(dq -- --dnsbl bl.test --rules "$tmp/rules" | sed 's/.*points=//')" "5.5 tests=SUBJ_FREE,DNSBL:bl.test" \
+		"rules and DNSBL together: points add up, rules first in tests="
+	dead_dns=$("$PYTHON3" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	start=$(date +%s)
+	env -u TCPREMOTEIP "$MAIL_FILTER" -d "$tmp/nodb.lmdb" --dnsbl bl.test --dns-server "127.0.0.1:$dead_dns" <"$tmp/dnsmsg" >"$tmp/out" 2>"$tmp/stderr"
+	r=$?
+	is "$r" 0 "no name server answering: exit 0, the message passes"
+	check "... within 10 s ($(( $(date +%s) - start )) s)" test $(( $(date +%s) - start )) -le 10
+	is "$("$PYTHON3" "$tmp/added.py" "$tmp/dnsmsg" "$tmp/out" end)" same "... intact"
+	printf 'spam_database = %s\ndnsbl = bl.test=2\ndns_server = 127.0.0.1:%s\n' "$tmp/nodb.lmdb" "$dns_port" >"$tmp/dnsconf"
+	out=$(env -u TCPREMOTEIP "$MAIL_FILTER" --config "$tmp/dnsconf" --check "$tmp/dnsmsg" 2>&1)
+	case $out in "$tmp/dnsmsg: "*" points=2.0 tests=DNSBL:bl.test") r=0 ;; *) r=1 ;; esac
+	ok $r "dnsbl and dns_server from mail.conf, in --check"
+	[ $r -eq 0 ] || echo "#   $out"
+	expect_exit 78 "a bad --dnsbl list: exit 78" to_null mf --dnsbl 'bl.test=x' <"$tmp/dnsmsg"
+fi
+
 # ---- malware: the built-in checks ----
 "$PY" - "$tmp" <<'PY'
 import base64, io, sys, zipfile
