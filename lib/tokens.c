@@ -154,25 +154,18 @@ static void add_token(struct tz *z, const char *s, size_t n)
 	z->full = tokens_add(z->t, buf, z->plen + n);
 }
 
+/* A word keeps its case, as bogofilter's do: "FREE" and "free" say
+ * different things (measured on the SpamAssassin corpus: fewer spam
+ * called ham than with words folded). */
 static void word_end(struct tz *z)
 {
-	char low[WORD_BUF], *f = low;
-	size_t n = z->wlen, digits = 0, i;
+	size_t n = z->wlen, digits = 0;
 
 	if (z->inword && !z->toolong && n > 0) {
-		/* ASCII, nearly every word, is folded here; the rest by GLib */
-		for (i = 0; i < n && (unsigned char)z->word[i] < 0x80; i++)
-			low[i] = g_ascii_tolower(z->word[i]);
-		if (i < n) {
-			f = g_utf8_casefold(z->word, (gssize)n);
-			n = strlen(f);
-		}
-		while (digits < n && g_ascii_isdigit(f[digits]))
+		while (digits < n && g_ascii_isdigit(z->word[digits]))
 			digits++;
 		if (n >= TOKENS_WORD_MIN && n <= TOKENS_WORD_MAX && !(digits == n && n > 6))
-			add_token(z, f, n);
-		if (f != low)
-			g_free(f);
+			add_token(z, z->word, n);
 	}
 	z->inword = 0;
 	z->toolong = 0;

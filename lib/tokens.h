@@ -6,7 +6,7 @@
  * token once per message.
  *
  * A word is a run of letters and digits with ' - . inside and $ leading
- * or inside ("don't", "e-mail", "3.5", "$100"), case-folded, of 3 to 40
+ * or inside ("don't", "e-mail", "3.5", "$100"), its case kept, of 3 to 40
  * octets; longer words and numbers of more than 6 digits are dropped.
  * At most TOKENS_MAX tokens per message: then the rest is ignored. */
 #ifndef TOKENS_H
