@@ -987,6 +987,8 @@ int main(int argc, char **argv)
 	tokendb_close(f.db);
 	rules_free(f.rules);
 	free((char *)f.db_path);
+	if (f.scratch >= 0)
+		close(f.scratch);
 	conf_free(&c);   /* f's settings point into it */
 	return 0;
 }
