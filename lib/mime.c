@@ -243,6 +243,35 @@ static int identity_cte(const char *cte)
 
 /* Parse e's header with GMime and say what e is. boundary gets the
  * multipart boundary (malloc'd) when e is a multipart. */
+static int read_header_max(struct mime_msg *m, const struct ent *e, size_t max, char **out,
+                           size_t *n);
+static int read_header(struct mime_msg *m, const struct ent *e, char **out, size_t *n);
+static int each_field(const char *h, size_t n,
+                      int (*fn)(void *ctx, const char *name, size_t nlen, const char *f, size_t flen),
+                      void *ctx);
+
+/* A header's fields that classify hands to GMime: Content-* ones, and
+ * of a message those ENVELOPE names, in order, as written. */
+struct wanted_fields {
+	GString *b;
+	int is_msg;
+};
+
+static int keep_wanted(void *ctx, const char *name, size_t nlen, const char *f, size_t flen)
+{
+	struct wanted_fields *w = ctx;
+	int keep = nlen > 8 && g_ascii_strncasecmp(name, "Content-", 8) == 0;
+
+	for (int i = 0; i < F_N && !keep && w->is_msg; i++)
+		keep = strlen(env_names[i]) == nlen && g_ascii_strncasecmp(env_names[i], name, nlen) == 0;
+	if (keep) {
+		g_string_append_len(w->b, f, (gssize)flen);
+		if (flen == 0 || f[flen - 1] != '\n')
+			g_string_append_c(w->b, '\n');
+	}
+	return 0;
+}
+
 static void classify(struct mime_msg *m, struct ent *e, int digest_child, char **boundary)
 {
 	GMimeObject *o = NULL;
@@ -256,25 +285,25 @@ static void classify(struct mime_msg *m, struct ent *e, int digest_child, char *
 	*boundary = NULL;
 	e->kind = K_LEAF;
 	if (e->bstart > e->hstart) {
-		off_t hend = e->bstart - e->hstart > HDR_MAX ? e->hstart + HDR_MAX : e->bstart;
-		GMimeStream *sub;
+		struct wanted_fields w = { NULL, e->is_msg };
+		GMimeStream *mem;
+		char *hdr;
+		size_t hn;
 
-		/* GMime's stream, made when a header is first parsed, owns a
-		 * descriptor of its own */
-		if (m->fs == NULL) {
-			int dfd = dup(m->fd);
-
-			if (dfd < 0)
-				goto untyped;
-			m->fs = g_mime_stream_fs_new(dfd);
+		/* GMime gets the fields used here alone: parsing the others
+		 * (Received: and the like) cost more than the rest together */
+		if (read_header_max(m, e, HDR_MAX, &hdr, &hn) == 0 && hdr != NULL) {
+			w.b = g_string_sized_new(512);
+			each_field(hdr, hn, keep_wanted, &w);
+			g_string_append_c(w.b, '\n');
+			g_free(hdr);
+			mem = g_mime_stream_mem_new_with_buffer(w.b->str, w.b->len);
+			g_string_free(w.b, TRUE);
+			p = g_mime_parser_new_with_stream(mem);
+			g_object_unref(mem);
+			o = g_mime_parser_construct_part(p, m->opts);
 		}
-		sub = g_mime_stream_substream(m->fs, e->hstart, hend);
-
-		p = g_mime_parser_new_with_stream(sub);
-		g_object_unref(sub);
-		o = g_mime_parser_construct_part(p, m->opts);
 	}
-untyped:
 	if (o == NULL) {
 		e->type = g_strdup(digest_child ? "message" : "text");
 		e->subtype = g_strdup(digest_child ? "rfc822" : "plain");
@@ -375,10 +404,6 @@ static void push(struct scan *s, struct ent *e, enum state st)
 	s->f[s->top].blen = 0;
 }
 
-static int read_header(struct mime_msg *m, const struct ent *e, char **out, size_t *n);
-static int each_field(const char *h, size_t n,
-                      int (*fn)(void *ctx, const char *name, size_t nlen, const char *f, size_t flen),
-                      void *ctx);
 
 static int env_field(void *ctx, const char *name, size_t nlen, const char *f, size_t flen)
 {
@@ -1000,17 +1025,19 @@ static struct ent *resolve(struct mime_msg *m, const uint32_t *part, size_t dept
 
 #define HDR_READ_MAX (8UL << 20)   /* of a header read for fields or search */
 
-/* The header block of e in memory, at most HDR_READ_MAX octets; NULL
- * with *n 0 when it is empty; -1 when the file cannot be read. */
-static int read_header(struct mime_msg *m, const struct ent *e, char **out, size_t *n)
+/* The header block of e in memory, at most max octets; NULL with *n 0
+ * when it is empty; -1 when the file cannot be read. read_header: at
+ * most HDR_READ_MAX. */
+static int read_header_max(struct mime_msg *m, const struct ent *e, size_t max, char **out,
+                           size_t *n)
 {
 	size_t len = (size_t)(e->bstart - e->hstart), got = 0;
 	char *buf;
 
 	*out = NULL;
 	*n = 0;
-	if (len > HDR_READ_MAX)
-		len = HDR_READ_MAX;
+	if (len > max)
+		len = max;
 	if (len == 0)
 		return 0;
 	buf = g_malloc(len + 1);
@@ -1029,6 +1056,11 @@ static int read_header(struct mime_msg *m, const struct ent *e, char **out, size
 	*out = buf;
 	*n = len;
 	return 0;
+}
+
+static int read_header(struct mime_msg *m, const struct ent *e, char **out, size_t *n)
+{
+	return read_header_max(m, e, HDR_READ_MAX, out, n);
 }
 
 /* Call fn for each field of header h (n octets): its name and the whole
