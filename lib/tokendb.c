@@ -17,10 +17,11 @@
  * small database costs little address space; growth is cheap. */
 #define MAP_INITIAL ((size_t)4 << 20)
 
-/* One tokendb_train call inside a batch, kept to replay after a growth. */
-struct logent {
-	size_t off, n;  /* its n tokens, NUL-terminated, from arena + off */
-	int spam, delta;
+/* One token's change in the open batch. */
+struct pend {
+	size_t off;      /* its text, NUL-terminated, at arena + off - 1; 0: empty slot */
+	int64_t ds, dh;  /* what the batch adds to its spam and ham counts */
+	uint64_t call;   /* the last tokendb_train call that moved it */
 };
 
 struct tokendb {
@@ -29,10 +30,14 @@ struct tokendb {
 	int writable;
 	size_t maxkey;
 	MDB_txn *batch;  /* the open batch's transaction, or NULL */
-	struct logent *log;
-	size_t nlog, caplog;
+	/* the batch's changes, summed per token and written at the commit:
+	 * open addressing over pend, texts in arena */
+	struct pend *pend;
+	size_t npend, cappend;
 	char *arena;
 	size_t alen, acap;
+	int64_t tot_ds, tot_dh;
+	uint64_t calls;  /* tokendb_train calls in the batch */
 	char **sorted;   /* scratch: a message's distinct tokens, in key order */
 	size_t capsorted;
 };
@@ -65,16 +70,17 @@ static int get_counts(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 	return 0;
 }
 
-static uint32_t move(uint32_t v, int delta)
+/* v moved by delta, never below 0 nor above UINT32_MAX. */
+static uint32_t move(uint32_t v, int64_t delta)
 {
-	if (delta < 0)
-		return v > 0 ? v - 1 : 0;
-	return v < UINT32_MAX ? v + 1 : v;
+	int64_t r = (int64_t)v + delta;
+
+	return r < 0 ? 0 : r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
-/* Move one key's spam or ham count by delta; delete it at 0/0. The
- * cursor is left on the key, so the write needs no second descent. */
-static int bump(MDB_cursor *cur, const void *k, size_t klen, int spam, int delta)
+/* Move one key's counts by ds and dh; delete it at 0/0. The cursor is
+ * left on the key, so the write needs no second descent. */
+static int bump(MDB_cursor *cur, const void *k, size_t klen, int64_t ds, int64_t dh)
 {
 	struct token_counts c = { 0, 0 };
 	unsigned char buf[8];
@@ -91,10 +97,8 @@ static int bump(MDB_cursor *cur, const void *k, size_t klen, int spam, int delta
 		c.spam = io_get32le(val.mv_data);
 		c.ham = io_get32le((const unsigned char *)val.mv_data + 4);
 	}
-	if (spam)
-		c.spam = move(c.spam, delta);
-	else
-		c.ham = move(c.ham, delta);
+	c.spam = move(c.spam, ds);
+	c.ham = move(c.ham, dh);
 	if (c.spam == 0 && c.ham == 0)
 		return found ? mdb_cursor_del(cur, 0) : 0;
 	io_put32le(buf, c.spam);
@@ -114,12 +118,14 @@ static int apply(struct tokendb *db, MDB_txn *txn, char *const *tok, size_t n,
 	MDB_cursor *cur;
 	int rc = 0;
 
+	int64_t ds = spam ? delta : 0, dh = spam ? 0 : delta;
+
 	if ((rc = mdb_cursor_open(txn, db->dbi, &cur)) != 0)
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = bump(cur, tok[i], strlen(tok[i]), spam, delta);
+		rc = bump(cur, tok[i], strlen(tok[i]), ds, dh);
 	if (rc == 0)
-		rc = bump(cur, TOTALS_KEY, TOTALS_LEN, spam, delta);
+		rc = bump(cur, TOTALS_KEY, TOTALS_LEN, ds, dh);
 	mdb_cursor_close(cur);
 	return rc;
 }
@@ -246,7 +252,121 @@ static void batch_free(struct tokendb *db)
 	if (db->batch != NULL)
 		mdb_txn_abort(db->batch);
 	db->batch = NULL;
-	db->nlog = db->alen = 0;
+	free(db->pend);
+	db->pend = NULL;
+	db->npend = db->cappend = 0;
+	db->alen = 0;
+	db->tot_ds = db->tot_dh = 0;
+}
+
+/* ---- the batch's changes ---- */
+
+static uint64_t hash(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot of token tok (n octets): its entry, or the empty slot where
+ * it would go. */
+static struct pend *pend_slot(struct tokendb *db, const char *tok, size_t n)
+{
+	size_t mask = db->cappend - 1, i = (size_t)hash(tok, n) & mask;
+
+	while (db->pend[i].off != 0) {
+		const char *t = db->arena + db->pend[i].off - 1;
+
+		if (strncmp(t, tok, n) == 0 && t[n] == '\0')
+			break;
+		i = (i + 1) & mask;
+	}
+	return &db->pend[i];
+}
+
+/* The entry of tok, made when missing; NULL when out of memory. */
+static struct pend *pend_get(struct tokendb *db, const char *tok, size_t n)
+{
+	struct pend *p;
+
+	if (2 * (db->npend + 1) > db->cappend) {   /* at most half full */
+		size_t cap = db->cappend ? db->cappend * 2 : 4096;
+		struct pend *old = db->pend, *np = calloc(cap, sizeof *np);
+		size_t oldcap = db->cappend;
+
+		if (np == NULL)
+			return NULL;
+		db->pend = np;
+		db->cappend = cap;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].off != 0) {
+				const char *t = db->arena + old[i].off - 1;
+
+				*pend_slot(db, t, strlen(t)) = old[i];
+			}
+		free(old);
+	}
+	p = pend_slot(db, tok, n);
+	if (p->off == 0) {
+		if (n + 1 > db->acap - db->alen) {
+			size_t cap = db->acap ? db->acap : 65536;
+			char *a;
+
+			while (cap - db->alen < n + 1)
+				cap *= 2;
+			if ((a = realloc(db->arena, cap)) == NULL)
+				return NULL;
+			db->arena = a;
+			db->acap = cap;
+		}
+		memcpy(db->arena + db->alen, tok, n);
+		db->arena[db->alen + n] = '\0';
+		p->off = db->alen + 1;
+		p->ds = p->dh = 0;
+		p->call = 0;
+		db->alen += n + 1;
+		db->npend++;
+	}
+	return p;
+}
+
+static int cmp_pend(const void *a, const void *b, void *arena)
+{
+	const struct pend *x = a, *y = b;
+
+	return strcmp((const char *)arena + x->off - 1, (const char *)arena + y->off - 1);
+}
+
+/* Write the batch's changes into txn, in key order; the pend table is
+ * compacted and sorted on the first call (its slots are not used again). */
+static int pend_apply(struct tokendb *db, MDB_txn *txn, int *sorted)
+{
+	MDB_cursor *cur;
+	int rc;
+
+	if (!*sorted) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < db->cappend; i++)
+			if (db->pend[i].off != 0)
+				db->pend[k++] = db->pend[i];
+		qsort_r(db->pend, k, sizeof *db->pend, cmp_pend, db->arena);
+		*sorted = 1;
+	}
+	if ((rc = mdb_cursor_open(txn, db->dbi, &cur)) != 0)
+		return rc;
+	for (size_t i = 0; i < db->npend && rc == 0; i++) {
+		const char *t = db->arena + db->pend[i].off - 1;
+
+		if (db->pend[i].ds != 0 || db->pend[i].dh != 0)
+			rc = bump(cur, t, strlen(t), db->pend[i].ds, db->pend[i].dh);
+	}
+	if (rc == 0 && (db->tot_ds != 0 || db->tot_dh != 0))
+		rc = bump(cur, TOTALS_KEY, TOTALS_LEN, db->tot_ds, db->tot_dh);
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 void tokendb_close(struct tokendb *db)
@@ -256,7 +376,6 @@ void tokendb_close(struct tokendb *db)
 	batch_free(db);
 	if (db->env != NULL)
 		mdb_env_close(db->env);
-	free(db->log);
 	free(db->arena);
 	free(db->sorted);
 	free(db);
@@ -311,86 +430,27 @@ int tokendb_lookup(struct tokendb *db, char *const *tokens, size_t n,
 			c->spam = io_get32le(val.mv_data);
 			c->ham = io_get32le((const unsigned char *)val.mv_data + 4);
 		}
+		if (rc == 0 && db->npend > 0) {   /* the batch's training so far */
+			struct pend *p = pend_slot(db, tok, len);
+
+			if (p->off != 0) {
+				c->spam = move(c->spam, p->ds);
+				c->ham = move(c->ham, p->dh);
+			}
+		}
 	}
 	if (cur != NULL)
 		mdb_cursor_close(cur);
 	free(ref);
 	if (rc == 0)
 		rc = get_counts(txn, db->dbi, TOTALS_KEY, TOTALS_LEN, totals, &found);
+	if (rc == 0 && db->batch != NULL) {
+		totals->spam = move(totals->spam, db->tot_ds);
+		totals->ham = move(totals->ham, db->tot_dh);
+	}
 	if (txn != db->batch)
 		mdb_txn_abort(txn);
 	return rc != 0 ? lmdb_err(e, rc, "read") : 0;
-}
-
-/* Remember one batch call's distinct tokens for a replay. */
-static int log_add(struct tokendb *db, char *const *tok, size_t n, int spam, int delta)
-{
-	size_t need = 0;
-
-	for (size_t i = 0; i < n; i++)
-		need += strlen(tok[i]) + 1;
-	if (db->nlog == db->caplog) {
-		size_t cap = db->caplog ? db->caplog * 2 : 64;
-		struct logent *l = realloc(db->log, cap * sizeof *l);
-
-		if (l == NULL)
-			return -1;
-		db->log = l;
-		db->caplog = cap;
-	}
-	if (need > db->acap - db->alen) {
-		size_t cap = db->acap ? db->acap : 65536;
-		char *a;
-
-		while (cap - db->alen < need)
-			cap *= 2;
-		if ((a = realloc(db->arena, cap)) == NULL)
-			return -1;
-		db->arena = a;
-		db->acap = cap;
-	}
-	db->log[db->nlog++] = (struct logent){ db->alen, n, spam, delta };
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(tok[i]) + 1;
-
-		memcpy(db->arena + db->alen, tok[i], len);
-		db->alen += len;
-	}
-	return 0;
-}
-
-/* After MDB_MAP_FULL inside a batch: grow the map, start the batch's
- * transaction again and redo its logged calls, growing again as needed. */
-static int replay(struct tokendb *db)
-{
-	int rc;
-
-	for (;;) {
-		mdb_txn_abort(db->batch);
-		db->batch = NULL;
-		if ((rc = grow(db)) != 0 || (rc = txn_begin(db, 0, &db->batch)) != 0)
-			return rc;
-		for (size_t i = 0; i < db->nlog && rc == 0; i++) {
-			struct logent *l = &db->log[i];
-			const char *p = db->arena + l->off;
-
-			if (l->n > db->capsorted) {
-				char **s = realloc(db->sorted, l->n * sizeof *s);
-
-				if (s == NULL)
-					return ENOMEM;
-				db->sorted = s;
-				db->capsorted = l->n;
-			}
-			for (size_t j = 0; j < l->n; j++) {
-				db->sorted[j] = (char *)p;
-				p += strlen(p) + 1;
-			}
-			rc = apply(db, db->batch, db->sorted, l->n, l->spam, l->delta);
-		}
-		if (rc != MDB_MAP_FULL)
-			return rc;
-	}
 }
 
 int tokendb_train(struct tokendb *db, char *const *tokens, size_t n, int spam,
@@ -405,19 +465,27 @@ int tokendb_train(struct tokendb *db, char *const *tokens, size_t n, int spam,
 	if (delta != 1 && delta != -1)
 		return err_set(e, EX_USAGE, "token database: delta %d is not +1 or -1", delta);
 	spam = spam != 0;
-	if ((m = distinct(db, tokens, n)) == (size_t)-1)
-		goto nomem;
 	if (db->batch != NULL) {
-		if (log_add(db, db->sorted, m, spam, delta) != 0)
-			goto nomem;
-		if ((rc = apply(db, db->batch, db->sorted, m, spam, delta)) == MDB_MAP_FULL)
-			rc = replay(db);
-		if (rc != 0) {
-			batch_free(db);
-			return lmdb_err(e, rc, "batch rolled back");
+		/* summed in memory, written at the commit: a token common to
+		 * 3,000 messages is one write, not 3,000 */
+		db->calls++;
+		for (size_t i = 0; i < n; i++) {
+			size_t len = strlen(tokens[i]);
+			struct pend *p;
+
+			if (len == 0 || len > db->maxkey)
+				continue;
+			if ((p = pend_get(db, tokens[i], len)) == NULL)
+				goto nomem;
+			if (p->call != db->calls)   /* a duplicate counts once */
+				*(spam ? &p->ds : &p->dh) += delta;
+			p->call = db->calls;
 		}
+		*(spam ? &db->tot_ds : &db->tot_dh) += delta;
 		return 0;
 	}
+	if ((m = distinct(db, tokens, n)) == (size_t)-1)
+		goto nomem;
 	for (;;) {
 		if ((rc = txn_begin(db, 0, &txn)) != 0)
 			break;
@@ -445,21 +513,25 @@ int tokendb_begin(struct tokendb *db, struct err *e)
 		return err_set(e, EX_USAGE, "token database: a batch is already open");
 	if ((rc = txn_begin(db, 0, &db->batch)) != 0)
 		return lmdb_err(e, rc, "begin");
-	db->nlog = db->alen = 0;
 	return 0;
 }
 
 int tokendb_commit(struct tokendb *db, struct err *e)
 {
-	int rc;
+	int rc, sorted = 0;
 
 	if (db->batch == NULL)
 		return err_set(e, EX_USAGE, "token database: no batch is open");
 	for (;;) {
-		rc = mdb_txn_commit(db->batch);
+		if ((rc = pend_apply(db, db->batch, &sorted)) == 0)
+			rc = mdb_txn_commit(db->batch);
+		else
+			mdb_txn_abort(db->batch);
 		db->batch = NULL;
-		/* the commit itself may need pages for the free list */
-		if (rc != MDB_MAP_FULL || (rc = replay(db)) != 0)
+		/* full (the commit itself may need pages for its free list):
+		 * a bigger map, and the changes written again */
+		if (rc != MDB_MAP_FULL || (rc = grow(db)) != 0 ||
+		    (rc = txn_begin(db, 0, &db->batch)) != 0)
 			break;
 	}
 	batch_free(db);

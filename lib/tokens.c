@@ -581,13 +581,14 @@ int tokens_add_text(struct tokens *t, const char *prefix, const char *utf8, size
 struct msg_ctx {
 	struct tokens *t;
 	struct tz *hdr, *body;   /* one each: a tz is large to zero per field */
-	int received;            /* the top Received: was seen */
 	int full;
 };
 
-/* The header fields whose words are tokens. */
+/* The header fields whose words are tokens, and the top Received:
+ * (walked for alone, so the others are never decoded). */
 static const char *const fields[] = { "subject", "from", "to", "cc", "reply-to",
-	"return-path", "received", "content-type", "x-mailer", "user-agent", "message-id", NULL };
+	"return-path", "content-type", "x-mailer", "user-agent", "message-id", NULL };
+static const char *const received[] = { "received", NULL };
 
 static int header_tokens(void *ctx, const char *name, const char *value)
 {
@@ -596,8 +597,6 @@ static int header_tokens(void *ctx, const char *name, const char *value)
 	const char *at;
 	size_t n = strlen(name), i;
 
-	if (g_ascii_strcasecmp(name, "received") == 0 && c->received++)
-		return 0;
 	for (i = 0; i < n && i + 2 < sizeof prefix; i++)
 		prefix[i] = g_ascii_tolower(name[i]);
 	prefix[i++] = ':';
@@ -619,6 +618,12 @@ static int header_tokens(void *ctx, const char *name, const char *value)
 	return c->full;
 }
 
+static int top_received(void *ctx, const char *name, const char *value)
+{
+	header_tokens(ctx, name, value);
+	return 1;   /* the first is enough */
+}
+
 static int text_tokens(void *ctx, int html, const char *s, size_t n)
 {
 	struct msg_ctx *c = ctx;
@@ -637,12 +642,14 @@ static int text_tokens(void *ctx, int html, const char *s, size_t n)
 
 int tokens_from_mime(struct tokens *t, struct mime_msg *m, struct err *e)
 {
-	struct msg_ctx c = { t, NULL, NULL, 0, 0 };
+	struct msg_ctx c = { t, NULL, NULL, 0 };
 	int r;
 
 	c.hdr = g_new0(struct tz, 1);
 	c.hdr->t = t;
-	r = mime_each_header_of(m, fields, header_tokens, &c);
+	r = mime_each_header_of(m, received, top_received, &c);
+	if (r >= 0)
+		r = mime_each_header_of(m, fields, header_tokens, &c);
 	g_free(c.hdr);
 	if (r < 0)
 		return err_sys(e, EX_TEMPFAIL, "cannot read the message's header");

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@
 
 #define FROM_LINE_MAX 4096      /* an mbox From_ line longer than this is text */
 #define BATCH 1000              /* messages per training commit */
+#define SCRATCH_MEM_MAX (16 << 20)   /* mbox files whose members are split in memory */
 #define CLAMD_TIMEOUT_MS 30000  /* each clamd step; the scan itself included */
 #define TESTS_MAX 900           /* octets of tests= in X-Spam-Status */
 #define POINTS_SCALE (log(99.0) / 5.0)   /* 5 points take 0.5 to 0.99 */
@@ -99,6 +101,7 @@ struct filter {
 	const char *clamd;
 	int virus_optional, reject_virus;
 	int scratch;              /* the mbox members' file, made once; -1: none yet */
+	int scratch_mem;          /* the same in memory, for small inputs; -1: none yet */
 	/* training counts */
 	unsigned long learnt, known, batch;
 };
@@ -298,6 +301,7 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
                        struct err *e)
 {
 	struct splitter *s = malloc(sizeof *s);
+	struct stat st;
 	const char *p;
 	size_t n;
 	off_t len = 0;
@@ -310,9 +314,15 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 	s->in = in;
 	s->len = s->pos = s->olen = 0;
 	s->eof = 0;
-	if (f->scratch < 0 && (f->scratch = scratch(e)) < 0)
+	/* a member of a small file in memory (truncating a file on disk
+	 * costs more than reading the message), others on disk */
+	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SCRATCH_MEM_MAX &&
+	    (f->scratch_mem >= 0 || (f->scratch_mem = memfd_create("mail-filter", MFD_CLOEXEC)) >= 0))
+		s->out = f->scratch_mem;
+	else if (f->scratch >= 0 || (f->scratch = scratch(e)) >= 0)
+		s->out = f->scratch;
+	else
 		goto done;
-	s->out = f->scratch;
 	if (ftruncate(s->out, 0) < 0 || rewind_fd(s->out, e) < 0) {
 		err_sys(e, EX_TEMPFAIL, "ftruncate");
 		goto done;
@@ -918,7 +928,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&f, 0, sizeof f);
 	f.mode = FILTER;
-	f.scratch = -1;
+	f.scratch = f.scratch_mem = -1;
 	opterr = 0;   /* one line of our own on stderr, not getopt's */
 	while ((ch = getopt_long(argc, argv, "d:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -989,6 +999,8 @@ int main(int argc, char **argv)
 	free((char *)f.db_path);
 	if (f.scratch >= 0)
 		close(f.scratch);
+	if (f.scratch_mem >= 0)
+		close(f.scratch_mem);
 	conf_free(&c);   /* f's settings point into it */
 	return 0;
 }
