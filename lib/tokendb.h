@@ -47,9 +47,8 @@ void tokendb_close(struct tokendb *db);
 
 /* The counts of the n tokens into counts[0..n-1] (0 for unseen ones) and
  * the trained message totals into *totals, all from one read snapshot.
- * Inside a batch, the batch's write transaction is read instead, so the
- * counts include its uncommitted training. Returns 0, or -1 with e set
- * (EX_TEMPFAIL). */
+ * Inside a batch, the batch's write transaction is read and its
+ * uncommitted training added. Returns 0, or -1 with e set (EX_TEMPFAIL). */
 int tokendb_lookup(struct tokendb *db, char *const *tokens, size_t n,
                    struct token_counts *counts, struct token_counts *totals,
                    struct err *e);
@@ -68,15 +67,18 @@ int tokendb_train(struct tokendb *db, char *const *tokens, size_t n, int spam,
 /* Start a batch: the tokendb_train calls up to tokendb_commit share one
  * write transaction and one fsync, so training 3,000 messages is one
  * commit, not 3,000. Other writers wait until the commit; readers see
- * the previous state until then. The batch's calls are remembered (a
- * copy of their tokens) so a map growth can replay them: commit every
- * few thousand messages to bound that memory. Returns 0, or -1 with e
- * set (EX_USAGE when a batch is already open or the database is
+ * the previous state until then. The batch's training is summed per
+ * token in memory and written at the commit, each token once (so a
+ * count moves by the batch's sum, held between 0 and UINT32_MAX: the same
+ * as one message at a time unless a count is unlearnt below 0); commit
+ * every few thousand messages to bound that memory. Returns 0, or -1
+ * with e set (EX_USAGE when a batch is already open or the database is
  * read-only). */
 int tokendb_begin(struct tokendb *db, struct err *e);
 
-/* Commit the batch durably. Returns 0, or -1 with e set (EX_TEMPFAIL):
- * then none of the batch was written. */
+/* Commit the batch durably; a map too small for it is grown and the
+ * batch written again. Returns 0, or -1 with e set (EX_TEMPFAIL): then
+ * none of the batch was written. */
 int tokendb_commit(struct tokendb *db, struct err *e);
 
 /* Drop the batch's changes. */
