@@ -1816,9 +1816,15 @@ static int header_each(void *ctx, const char *name, size_t nlen, const char *f, 
 	n = g_strndup(name, nlen);
 	raw = g_strndup(f + nlen, flen - nlen);
 	value = unfold(raw[0] == ':' ? raw + 1 : strchr(raw, ':') != NULL ? strchr(raw, ':') + 1 : raw);
-	dec = g_mime_utils_header_decode_text(w->m->opts, value);
-	valid = g_utf8_make_valid(dec != NULL ? dec : value, -1);
-	r = w->fn(w->ctx, n, valid);
+	/* most values hold no encoded word and are UTF-8 (ASCII) already:
+	 * given as they are; raw 8-bit text goes through GMime's charsets */
+	if (strstr(value, "=?") == NULL && g_utf8_validate(value, -1, NULL)) {
+		dec = valid = NULL;
+	} else {
+		dec = g_mime_utils_header_decode_text(w->m->opts, value);
+		valid = g_utf8_make_valid(dec != NULL ? dec : value, -1);
+	}
+	r = w->fn(w->ctx, n, valid != NULL ? valid : value);
 	g_free(valid);
 	g_free(dec);
 	g_free(value);

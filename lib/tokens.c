@@ -269,7 +269,8 @@ static void scan_urls(struct tz *z, const char *s, size_t n)
 
 static void run_end(struct tz *z)
 {
-	if (z->rlen > 0)
+	/* "http://", "https://" and "www." each hold a ':' or a '.' */
+	if (z->rlen > 0 && (memchr(z->run, '.', z->rlen) != NULL || memchr(z->run, ':', z->rlen) != NULL))
 		scan_urls(z, z->run, z->rlen);
 	z->rlen = 0;
 }
