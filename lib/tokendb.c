@@ -22,6 +22,7 @@ struct pend {
 	size_t off;      /* its text, NUL-terminated, at arena + off - 1; 0: empty slot */
 	int64_t ds, dh;  /* what the batch adds to its spam and ham counts */
 	uint64_t call;   /* the last tokendb_train call that moved it */
+	uint64_t hash;   /* of its text */
 };
 
 struct tokendb {
@@ -270,16 +271,16 @@ static uint64_t hash(const char *s, size_t n)
 	return h;
 }
 
-/* The slot of token tok (n octets): its entry, or the empty slot where
+/* The slot of token tok (n octets, hash h): its entry, or the empty slot where
  * it would go. */
-static struct pend *pend_slot(struct tokendb *db, const char *tok, size_t n)
+static struct pend *pend_slot(struct tokendb *db, const char *tok, size_t n, uint64_t h)
 {
-	size_t mask = db->cappend - 1, i = (size_t)hash(tok, n) & mask;
+	size_t mask = db->cappend - 1, i = (size_t)h & mask;
 
 	while (db->pend[i].off != 0) {
 		const char *t = db->arena + db->pend[i].off - 1;
 
-		if (strncmp(t, tok, n) == 0 && t[n] == '\0')
+		if (db->pend[i].hash == h && memcmp(t, tok, n) == 0 && t[n] == '\0')
 			break;
 		i = (i + 1) & mask;
 	}
@@ -290,6 +291,7 @@ static struct pend *pend_slot(struct tokendb *db, const char *tok, size_t n)
 static struct pend *pend_get(struct tokendb *db, const char *tok, size_t n)
 {
 	struct pend *p;
+	uint64_t h;
 
 	if (2 * (db->npend + 1) > db->cappend) {   /* at most half full */
 		size_t cap = db->cappend ? db->cappend * 2 : 4096;
@@ -302,13 +304,16 @@ static struct pend *pend_get(struct tokendb *db, const char *tok, size_t n)
 		db->cappend = cap;
 		for (size_t i = 0; i < oldcap; i++)
 			if (old[i].off != 0) {
-				const char *t = db->arena + old[i].off - 1;
+				size_t mask = cap - 1, k = (size_t)old[i].hash & mask;
 
-				*pend_slot(db, t, strlen(t)) = old[i];
+				while (np[k].off != 0)
+					k = (k + 1) & mask;
+				np[k] = old[i];
 			}
 		free(old);
 	}
-	p = pend_slot(db, tok, n);
+	h = hash(tok, n);
+	p = pend_slot(db, tok, n, h);
 	if (p->off == 0) {
 		if (n + 1 > db->acap - db->alen) {
 			size_t cap = db->acap ? db->acap : 65536;
@@ -326,6 +331,7 @@ static struct pend *pend_get(struct tokendb *db, const char *tok, size_t n)
 		p->off = db->alen + 1;
 		p->ds = p->dh = 0;
 		p->call = 0;
+		p->hash = h;
 		db->alen += n + 1;
 		db->npend++;
 	}
@@ -431,7 +437,7 @@ int tokendb_lookup(struct tokendb *db, char *const *tokens, size_t n,
 			c->ham = io_get32le((const unsigned char *)val.mv_data + 4);
 		}
 		if (rc == 0 && db->npend > 0) {   /* the batch's training so far */
-			struct pend *p = pend_slot(db, tok, len);
+			struct pend *p = pend_slot(db, tok, len, hash(tok, len));
 
 			if (p->off != 0) {
 				c->spam = move(c->spam, p->ds);
