@@ -358,7 +358,8 @@ static int pend_apply(struct tokendb *db, MDB_txn *txn, int *sorted)
 		for (size_t i = 0; i < db->cappend; i++)
 			if (db->pend[i].off != 0)
 				db->pend[k++] = db->pend[i];
-		qsort_r(db->pend, k, sizeof *db->pend, cmp_pend, db->arena);
+		if (k > 1)
+			qsort_r(db->pend, k, sizeof *db->pend, cmp_pend, db->arena);
 		*sorted = 1;
 	}
 	if ((rc = mdb_cursor_open(txn, db->dbi, &cur)) != 0)

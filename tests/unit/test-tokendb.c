@@ -192,6 +192,8 @@ int main(void)
 	ok(tokendb_begin(w, &e) == 0 && tokendb_train(w, ham1, 3, 0, 1, &e) == 0, "a batch...");
 	tokendb_abort(w);
 	ok(counts_are(w, "meeting", 0, 101), "... aborted leaves nothing");
+	ok(tokendb_begin(w, &e) == 0 && tokendb_commit(w, &e) == 0 &&
+	   counts_are(w, "meeting", 0, 101), "an empty batch commits, changing nothing");
 
 	/* map growth: 200,000 distinct tokens, a map that starts at 4 MiB */
 	{
