@@ -438,7 +438,8 @@ static int each_in_dir(struct filter *f, const char *dir, message_fn *fn, struct
 		n++;
 	}
 	closedir(d);
-	if (rc == 0)
+	/* an empty directory has no array at all: qsort must not see NULL */
+	if (rc == 0 && n > 1)
 		qsort(names, n, sizeof *names, cmp_names);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct stat st;
