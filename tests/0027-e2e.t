@@ -11,7 +11,7 @@
 # acknowledged.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-SERVE=${E2E_SERVE:-$top_srcdir/scripts/serve}
+SERVE=$top_srcdir/scripts/serve
 MAIL_FILTER=$top_builddir/mail-filter
 E2E="$PYTHON3 $top_srcdir/tests/e2eclient.py"
 # serve runs the programs of the build under test, not build/ of the source tree
@@ -141,7 +141,9 @@ case $($E2E verify "$pop3sA" "$A/tls/cert.pem" mail.example.test 2>&1) in
 esac
 ok $r "POP3S: ... and for mail.example.test"
 
-# the peers of the other scenarios: routes are read when the runner starts
+# the peers of the other scenarios, in routes: the runner (mail-send
+# --daemon) reads mail.conf once, when it starts, so the first instance
+# is restarted to take them up
 peer "$tmp/refuse" "rcpt:gone@refuse.test=550 5.1.1 <gone@refuse.test>: no such user here"
 serve_stop "$A"
 okf $? "scripts/serve stop" "$A.out"
@@ -264,8 +266,9 @@ okf $? "demo submits to gone@refuse.test, whose server answers 550 at RCPT" "$tm
 bounced() { [ "$(count_mail "$demo")" -gt "$b" ]; }
 wait_until 30 bounced
 okf $? "... a notice reaches demo's INBOX" "$A/log/runner.log"
+# the notice holds the message: its Message-ID is in there
 n=$(grep -l -x 'Message-ID: <three@e2e.test>' "$demo"/new/* "$demo"/cur/* 2>/dev/null | head -1)
-$E2E dsn "$n" >"$tmp/dsn" 2>&1
+if [ -n "$n" ]; then $E2E dsn "$n" >"$tmp/dsn" 2>&1; else echo "(no notice in demo's INBOX)" >"$tmp/dsn"; fi
 is "$(sed -n 1p "$tmp/dsn")" "multipart/report delivery-status" "... an RFC 3464 report: multipart/report; report-type=delivery-status"
 case $(sed -n 2p "$tmp/dsn") in
 "failed 5.1.1 rfc822; gone@refuse.test | smtp; 550 5.1.1 <gone@refuse.test>: no such user here"*) r=0 ;;
@@ -363,8 +366,11 @@ ok $? "reject_virus = yes: alice submits another"
 notice() { [ "$(count_mail "$alice")" -gt "$a" ]; }
 wait_until 30 notice
 okf $? "... a notice reaches alice's INBOX" "$A/log/runner.log"
-n=$(ls -t "$alice"/new/* "$alice"/cur/* 2>/dev/null | head -1)
-$E2E dsn "$n" >"$tmp/dsn" 2>&1
+if notice; then
+	$E2E dsn "$(ls -t "$alice"/new/* "$alice"/cur/* | head -1)" >"$tmp/dsn" 2>&1
+else
+	echo "(no notice in alice's INBOX)" >"$tmp/dsn"
+fi
 case $(sed -n 2p "$tmp/dsn") in
 "failed "*"rfc822; demo@example.test | "*"malware found: EICAR"*) r=0 ;;
 *) r=1 ;;
@@ -383,19 +389,25 @@ $E2E stream "$smtpA" 500 stream@example.test "$tmp/acks" "$tmp/tried" 120 2>"$tm
 sender=$!
 servers="$servers $sender"
 acked() { [ "$(wc -l <"$tmp/acks")" -ge "$1" ]; }
-wait_until 60 acked 100
-ok $? "the stream is under way: 100 messages acknowledged"
-serve_stop "$A"
-okf $? "scripts/serve stop in the middle of the stream" "$A.out"
-at_stop=$(wc -l <"$tmp/acks")
-serve_start "$A" "$offA"
-okf $? "scripts/serve start again" "$A.out"
+# twice, to catch the services at different moments of their work
+at_stop=
+for at in 100 300; do
+	wait_until 60 acked $at
+	ok $? "the stream is under way: $at messages acknowledged"
+	serve_stop "$A"
+	okf $? "scripts/serve stop in the middle of the stream" "$A.out"
+	at_stop="$at_stop $(wc -l <"$tmp/acks")"
+	serve_start "$A" "$offA"
+	okf $? "scripts/serve start again" "$A.out"
+done
 wait "$sender"
 okf $? "the sender, retrying across the restart, finished" "$tmp/stream.log"
 servers=${servers% $sender}
 is "$(wc -l <"$tmp/acks" | tr -d ' ')" 500 "... with 250 for all 500"
-[ "$at_stop" -lt 500 ] && grep -q 'message [0-9]*: ' "$tmp/stream.log"
-ok $? "... the restart fell in the middle ($at_stop acknowledged at the stop) and broke the sender's connection"
+[ "${at_stop##* }" -lt 500 ] && [ "$(grep -c 'Disconnected\|refused' "$tmp/stream.log")" -ge 2 ]
+okf $? "... the restarts fell in the middle (acknowledged at each stop:$at_stop) and broke the sender's connection" \
+	"$tmp/stream.log"
+grep -m1 'message [0-9]*: ' "$tmp/stream.log" | sed 's/^/# the sender saw: /'
 all_in() {
 	[ "$(count_mail "$stream")" -ge 500 ] &&
 		[ "$(ls "$A/queue/msg" 2>/dev/null | wc -l | tr -d ' ')" -eq 0 ]
@@ -403,7 +415,10 @@ all_in() {
 wait_until 90 all_in
 r=$?
 ok $r "the runner delivers them all and the queue empties"
-[ $r -eq 0 ] || { echo "#   $(count_mail "$stream") in the mailbox, $(ls "$A/queue/msg" | wc -l) queued"; show "$A/log/runner.log"; }
+if [ $r -ne 0 ]; then
+	echo "#   $(count_mail "$stream") in the mailbox, $(ls "$A/queue/msg" | wc -l | tr -d ' ') queued; mail-send --list:"
+	MAIL_CONF=$A/mail.conf "$top_builddir/mail-send" --list 2>&1 | head -20 | sed 's/^/#   /'
+fi
 "$PYTHON3" - "$stream" "$tmp/acks" "$tmp/tried" >"$tmp/tally" 2>&1 <<'PY'
 import collections, email, os, sys
 box, acks, tried = sys.argv[1:]
