@@ -97,6 +97,16 @@ int dsn_queue(struct send_config *c, const struct queue_file *f,
 	time_t now = time(NULL);
 	uint64_t off, end;
 
+	/* a message refused for what it holds (5.6.x: malware, say) comes
+	 * back as its header alone: whole, it would be refused again on its
+	 * way to the sender, and lost */
+	for (size_t k = 0; k < n && full; k++) {
+		const struct queue_event *ev = queue_state_get(s, idx[k], SUMMARY);
+
+		if (ev != NULL && strncmp(ev->text, "5.6.", 4) == 0)
+			full = 0;
+	}
+
 	env.body = full && f->env.body ? f->env.body : NULL;
 	env.smtputf8 = f->env.smtputf8;
 	if (queue_open(&m, c->queue_dir, &env, e) < 0)

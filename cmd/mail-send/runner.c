@@ -493,16 +493,24 @@ static int peek_due(struct send_config *c, const char *id, long long now, long l
 	snprintf(s.path, sizeof s.path, "%s/state/%s", c->queue_dir, id);
 	s.fd = open(s.path, O_RDONLY | O_CLOEXEC);
 	if (s.fd >= 0 && queue_state_read(&s, f.env.nrcpt, &e) == 0) {
+		int finished = 1;
+
 		for (size_t i = 0; i < f.env.nrcpt && !due; i++) {
 			long long d = rcpt_due(c, &s, i);
 
 			if (d < 0 && !rcpt_done(&f, &s, i))
 				d = s.notice_next;   /* its notice is still to be queued */
+			if (d >= 0)
+				finished = 0;
 			if (d == 0 || (d > 0 && d <= now))
 				due = 1;
 			else if (d > 0 && (*next == 0 || d < *next))
 				*next = d;
 		}
+		/* every recipient final and notified, yet the file is here: a
+		 * runner stopped before it removed it; run_message does */
+		if (finished)
+			due = 1;
 	} else {
 		due = 1;   /* no state yet: new */
 	}
@@ -760,11 +768,15 @@ static long pass(struct send_config *c)
 		}
 		pid = fork();
 		if (pid == 0) {
-			/* a worker dies with its runner, as deliveries do (lib/run.c) */
+			/* a worker dies with its runner, as deliveries do (lib/run.c),
+			 * but a stop (SIGTERM to the process group, as systemd and
+			 * scripts/serve send it) lets it finish its message: killed
+			 * between a delivery and its record, it would be delivered
+			 * again. The runner waits for it. */
 			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 				_exit(0);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_IGN);
+			signal(SIGINT, SIG_IGN);
 			(void)run_message(c, ids[i]);
 			_exit(0);
 		}
@@ -789,6 +801,13 @@ int runner_run(struct send_config *c, int daemon)
 		cli_die(e.code, "%s", e.msg);
 	remote_global_init();
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* a stop ends the runner after the messages being worked on */
+		struct sigaction sa = { .sa_handler = on_signal };
+
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
 	clean_debris(c);
 	if (!daemon) {
 		/* the notices a pass queues are delivered by the next one */
@@ -797,11 +816,8 @@ int runner_run(struct send_config *c, int daemon)
 		return 0;
 	}
 	{
-		struct sigaction sa = { .sa_handler = on_signal };
 		char path[4200];
 
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
 		snprintf(path, sizeof path, "%s/trigger", c->queue_dir);
 		/* read-write, so that it never reads end-of-file between writers */
 		fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
