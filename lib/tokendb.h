@@ -11,6 +11,9 @@
  *         held the token, each a uint32 little-endian.
  *   The key "\0totals" (a NUL cannot occur in a token) holds, in the same
  *   8-byte form, how many messages were trained as spam and as ham.
+ *   mail-filter trains each message's record with its tokens: "\1" and
+ *   the SHA-256 of the message in hex, counts 1/0 or 0/1 for what it was
+ *   learnt as (the tokenizer never makes a token with a \1).
  * A token whose counts both fall to 0 is deleted. The path names a file
  * (MDB_NOSUBDIR: "spam.lmdb" beside its "spam.lmdb-lock") or, when it is an
  * existing directory, LMDB's own "data.mdb" and "lock.mdb" inside it.

@@ -110,7 +110,7 @@ struct verdict {
 	double bayes, points, score;
 	const char *status;       /* Yes, No, Unsure */
 	char tests[TESTS_MAX + 1];
-	char virus[300];          /* the X-Spam-Virus value */
+	char virus[300];          /* the X-Virus-Status value */
 	int infected;
 };
 
