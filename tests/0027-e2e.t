@@ -283,20 +283,12 @@ ok $? "... the peer was asked"
 "$PYTHON3" - "$tmp" <<'PY'
 import os, random, sys
 d = sys.argv[1]
-spam_words = ("viagra casino lottery winner jackpot prize bitcoin pharmacy discount "
-              "cheap rolex replica loan credit guaranteed bonus millions claim").split()
-ham_words = ("meeting agenda project review schedule minutes report budget quarterly "
-             "deadline team lunch draft notes milestone roadmap retrospective").split()
-common = "the a and to of for you your this with is in on at we our please".split()
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
+import spamcorpus
 
 def message(cls, r, i, tag):
-    words = spam_words if cls == "spam" else ham_words
-    sender = "promo%d@deals.example.net" % i if cls == "spam" else "colleague%d@corp.example.org" % i
-    body = " ".join(r.choice(words) if r.random() < 0.6 else r.choice(common)
-                    for _ in range(r.randint(40, 80)))
-    subj = " ".join(r.choice(words) for _ in range(3))
-    return ("From: %s\nTo: demo@example.test\nSubject: %s\nMessage-ID: <%s%d.%s@e2e.test>\n"
-            "Date: Mon, 1 Jan 2024 10:%02d:00 +0000\n\n%s\n" % (sender, subj, cls, i, tag, i % 60, body)).encode()
+    return spamcorpus.message(cls, r, i, tag, "demo@example.test", "e2e.test")
 
 r = random.Random(27)
 for c in ("spam", "ham"):
