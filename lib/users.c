@@ -922,11 +922,13 @@ int users_become(const char *mailbox, const char *delivery_user, struct err *e)
 	if (uid == 0 && strcmp(path, mailbox) == 0)
 		return 0;   /* root's own mailbox */
 	if (uid == 0) {
-		/* nothing of the mailbox yet, under root's directories */
-		const char *name = delivery_user ? delivery_user : "nobody";
-
-		if ((pw = getpwnam(name)) == NULL || pw->pw_uid == 0)
-			return err_set(e, EX_NOPERM, "no user %s to run as for %s", name, mailbox);
+		/* nothing of the mailbox yet, under root's directories: the
+		 * user deliveries make it as, delivery_user, else root as a
+		 * root runner does (a session as anyone else could not make it) */
+		if (delivery_user == NULL)
+			return 0;
+		if ((pw = getpwnam(delivery_user)) == NULL || pw->pw_uid == 0)
+			return err_set(e, EX_NOPERM, "no user %s to run as for %s", delivery_user, mailbox);
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}

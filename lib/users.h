@@ -111,8 +111,9 @@ void users_close(struct users_file *f);
 /* Give up root for mailbox (a server's session after a login): become
  * its owner (the directory of a Maildir, the file of an mbox, else the
  * nearest directory above it), or, when that is root's and the mailbox
- * is not there yet, delivery_user (nobody when NULL). A mailbox that root
- * owns is read as root; a process not running as root stays as it is.
+ * is not there yet, delivery_user (root stays root when NULL, as a root
+ * runner's deliveries make the mailbox). A mailbox that root owns is
+ * read as root; a process not running as root stays as it is.
  * Returns 0, or -1 with e set (EX_NOPERM). */
 int users_become(const char *mailbox, const char *delivery_user, struct err *e);
 

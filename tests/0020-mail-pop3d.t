@@ -464,6 +464,19 @@ PYEOF
 )
 	is "$out" "$(id -u nobody)" "started as root, the session runs as the mailbox's owner once logged in"
 
+	# a new account, no Maildir yet, under root's directories and without
+	# delivery_user: the session stays root and finds an empty mailbox
+	echo pw6 | mu add gina@example.org --password-stdin >/dev/null
+	start_tcpserver "$MAIL_POP3D" --allow-plaintext
+	out=$("$PYTHON3" -c '
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user("gina@example.org"); p.pass_("pw6")
+print(p.stat())
+p.quit()' "$port" 2>&1)
+	stop_tcpserver
+	is "$out" "(0, 0)" "started as root, a new account's first login (no Maildir yet): an empty mailbox"
+
 	# an mbox in a directory its owner may not write (as /var/mail without
 	# the mail group): no lock file, no new file: compacted in place
 	mkdir "$tmp/spool"

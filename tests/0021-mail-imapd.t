@@ -1027,6 +1027,21 @@ PYEOF
 )
 	is "$out" "$(id -u nobody)" "started as root, the session runs as the mailbox's owner once logged in"
 	is "$(stat -c %U "$davedir/.Sent")" nobody "... and the special-use folders it makes are the owner's"
+
+	# a new account, no Maildir yet, under root's directories and without
+	# delivery_user: the session stays root (as a root runner's deliveries)
+	# and makes the Maildir; before, it ran as nobody and could not
+	echo pw6 | mu add gina@example.org --password-stdin >/dev/null
+	start_tcpserver "$MAIL_IMAPD" --allow-plaintext
+	out=$("$PYTHON3" -c '
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("gina@example.org", "pw6")
+print(m.select("INBOX")[0], m.list()[0])
+m.logout()' "$port" 2>&1)
+	stop_tcpserver
+	is "$out" "OK OK" "started as root, a new account's first login (no Maildir yet) opens INBOX"
+	is "$(stat -c %U "$tmp/vmail/example.org/gina/Maildir/cur" 2>&1)" root "... the Maildir it made is root's, as a root runner's delivery would make it"
 	chmod 700 "$tmp"
 else
 	ok 0 "# SKIP not root"
