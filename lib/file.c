@@ -226,3 +226,20 @@ fail:
 	free(buf);
 	return -1;
 }
+
+int file_scratch(const char *dir, struct err *e)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (dir == NULL && ((dir = getenv("TMPDIR")) == NULL || dir[0] == '\0'))
+		dir = "/tmp";
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+		return fd;
+	if (snprintf(path, sizeof path, "%s/scratch.XXXXXX", dir) >= (int)sizeof path)
+		return err_set(e, EX_TEMPFAIL, "temporary directory name too long: %.200s", dir);
+	if ((fd = mkostemp(path, O_CLOEXEC)) < 0)
+		return err_sys(e, EX_TEMPFAIL, "cannot make a temporary file in %.200s", dir);
+	unlink(path);
+	return fd;
+}

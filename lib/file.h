@@ -52,4 +52,9 @@ int file_replace(const char *path, const void *data, size_t n, mode_t mode,
 int file_read_all(const char *path, size_t max, char **data, size_t *len,
                   int missing_ok, struct err *e);
 
+/* An unlinked scratch file, read-write and close-on-exec, in dir (NULL:
+ * $TMPDIR, else /tmp): O_TMPFILE, else a name made and removed at once.
+ * Returns its descriptor, or -1 with e set (EX_TEMPFAIL). */
+int file_scratch(const char *dir, struct err *e);
+
 #endif

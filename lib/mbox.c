@@ -173,23 +173,12 @@ void mbox_unlock(struct mbox_lock *lk)
 /* Copy a non-seekable input into an unlinked temporary file. */
 static int spool(int in_fd, int *out, struct err *e)
 {
-	const char *dir = getenv("TMPDIR");
 	char *buf;
 	int fd;
 	ssize_t r;
 
-	if (dir == NULL || dir[0] == '\0')
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		char tmpl[PATH_MAX];
-		if (snprintf(tmpl, sizeof tmpl, "%s/mail-store.XXXXXX", dir) >= (int)sizeof tmpl)
-			return err_set(e, EX_TEMPFAIL, "TMPDIR too long");
-		fd = mkstemp(tmpl);
-		if (fd < 0)
-			return err_sys(e, EX_TEMPFAIL, "unable to create a spool file in %s", dir);
-		unlink(tmpl);
-	}
+	if ((fd = file_scratch(NULL, e)) < 0)
+		return -1;
 	buf = malloc(IO_BUFSIZE);
 	if (buf == NULL) {
 		close(fd);

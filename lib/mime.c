@@ -26,6 +26,7 @@
 
 #include <gmime/gmime.h>
 
+#include "file.h"
 #include "imapfmt.h"
 #include "mime.h"
 
@@ -1383,8 +1384,6 @@ int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
 	GMimeFilter *f[2];
 	int nf = 0, r;
 	struct fd_sink k = { -1, 0, 0 };
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
 
 	*fd = -1;
 	*size = 0;
@@ -1395,15 +1394,11 @@ int mime_binary(struct mime_msg *m, const uint32_t *part, size_t depth, int *fd,
 	/* no such part: an empty file, as BODY[] gives an empty string */
 	if ((t = resolve(m, part, depth)) != NULL && (nf = decoders(t, f)) < 0)
 		return nf;
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	r = snprintf(path, sizeof path, "%s/mime-binary.XXXXXX", dir);
-	if (r < 0 || (size_t)r >= sizeof path || (k.fd = mkstemp(path)) < 0) {
+	if ((k.fd = file_scratch(NULL, e)) < 0) {
 		for (int i = 0; i < nf; i++)
 			g_object_unref(f[i]);
-		return err_sys(e, EX_TEMPFAIL, "cannot make a temporary file in %s", dir);
+		return -1;
 	}
-	unlink(path);
 	r = t != NULL ? filter_range(m, t->bstart, t->end, f, nf, to_fd, &k) : 0;
 	for (int i = 0; i < nf; i++)
 		g_object_unref(f[i]);

@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "dnsbl.h"
 #include "err.h"
+#include "file.h"
 #include "io.h"
 #include "mime.h"
 #include "rules.h"
@@ -147,26 +148,6 @@ static const char *home_path(const char *p)
 	if (snprintf(buf, sizeof buf, "%s/%s", home, p + 2) >= (int)sizeof buf)
 		cli_die(EX_CONFIG, "%s: path too long", p);
 	return buf;
-}
-
-/* An unlinked scratch file under $TMPDIR (else /tmp). */
-static int scratch(struct err *e)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd;
-
-	if (dir == NULL || dir[0] != '/')
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (snprintf(path, sizeof path, "%s/mail-filter.XXXXXX", dir) >= (int)sizeof path)
-		return err_set(e, EX_TEMPFAIL, "TMPDIR too long");
-	if ((fd = mkostemp(path, O_CLOEXEC)) < 0)
-		return err_sys(e, EX_TEMPFAIL, "cannot make a file in %s", dir);
-	unlink(path);
-	return fd;
 }
 
 static int rewind_fd(int fd, struct err *e)
@@ -319,7 +300,7 @@ static int each_member(struct filter *f, int in, const char *name, message_fn *f
 	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SCRATCH_MEM_MAX &&
 	    (f->scratch_mem >= 0 || (f->scratch_mem = memfd_create("mail-filter", MFD_CLOEXEC)) >= 0))
 		s->out = f->scratch_mem;
-	else if (f->scratch >= 0 || (f->scratch = scratch(e)) >= 0)
+	else if (f->scratch >= 0 || (f->scratch = file_scratch(NULL, e)) >= 0)
 		s->out = f->scratch;
 	else
 		goto done;
@@ -737,7 +718,7 @@ static int read_stdin(char *from_line, size_t n, struct err *e)
 	char buf[65536];
 	ssize_t k;
 	size_t have = 0;
-	int fd = scratch(e), first = 1;
+	int fd = file_scratch(NULL, e), first = 1;
 
 	if (fd < 0)
 		return -1;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "run.h"
 #include "send.h"
 #include "users.h"
@@ -43,29 +44,13 @@ static const char *status_code(const struct run_result *r)
 	}
 }
 
-/* A file for a stage's output: unlinked, in the queue's tmp/. */
-static int scratch_file(const struct send_config *c)
-{
-	char path[4200];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/tmp", c->queue_dir);
-	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(path, sizeof path, "%s/tmp/stage.XXXXXX", c->queue_dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
-	return fd;
-}
-
 /* Run argv, stages separated by "|" words, with the message on stdin. */
 static void run_stages(const struct send_config *c, const struct queue_file *f,
                        char *const *argv, char *const *env, struct outcome *o)
 {
 	char *stage[MAX_ARGS + 1];
 	struct run_result r;
+	struct err e;
 	char path[4200];
 	size_t i = 0;
 	int in;
@@ -89,10 +74,11 @@ static void run_stages(const struct send_config *c, const struct queue_file *f,
 		last = argv[i] == NULL;
 		if (!last) {
 			i++;   /* the "|" */
-			if ((out = scratch_file(c)) < 0) {
+			/* a stage's output: unlinked, in the queue's tmp/ */
+			snprintf(path, sizeof path, "%s/tmp", c->queue_dir);
+			if ((out = file_scratch(path, &e)) < 0) {
 				o->st = QS_DEFERRED;
-				snprintf(o->text, sizeof o->text, "4.3.0 cannot make a file in %s/tmp: %s",
-				         c->queue_dir, strerror(errno));
+				snprintf(o->text, sizeof o->text, "4.3.0 %s", e.msg);
 				break;
 			}
 		}
