@@ -499,14 +499,14 @@ static int top_received(void *ctx, const char *name, const char *value)
 	return 1;
 }
 
-/* The blocklists' points and tests (appended to hits, used octets of
- * size) for the client of message m. */
-static void blocklists(struct filter *f, struct mime_msg *m, struct verdict *v, char *hits,
-                       size_t used, size_t size)
+/* The blocklists' points and tests (appended to v's) for the client of
+ * message m. */
+static void blocklists(struct filter *f, struct mime_msg *m, struct verdict *v)
 {
 	struct dnsbl_result res[DNSBL_MAX_ZONES];
 	char found[64] = "", esc[100];
 	const char *ip = f->ip;
+	size_t used = strlen(v->tests);
 	struct err e;
 	int r;
 
@@ -530,25 +530,21 @@ static void blocklists(struct filter *f, struct mime_msg *m, struct verdict *v, 
 
 		if (res[i].status == DNSBL_FAILED && f->verbose)
 			fprintf(stderr, "mail-filter: dnsbl zone=%s error=%s\n", zone, res[i].reason);
-		if (res[i].status != DNSBL_LISTED || used + strlen(zone) + 8 > size)
+		if (res[i].status != DNSBL_LISTED || used + strlen(zone) + 8 > sizeof v->tests)
 			continue;
-		used += (size_t)snprintf(hits + used, size - used, "%sDNSBL:%s", used ? "," : "", zone);
+		used += (size_t)snprintf(v->tests + used, sizeof v->tests - used, "%sDNSBL:%s",
+		                         used ? "," : "", zone);
 	}
 }
 
 /* Rules and DNSBL points into v. */
 static int score_points(struct filter *f, struct mime_msg *m, struct verdict *v, struct err *e)
 {
-	char hits[TESTS_MAX + 1] = "";
-	size_t used;
-
-	if (f->rules != NULL && rules_check(f->rules, m, &v->points, hits, sizeof hits, e) < 0)
+	if (f->rules != NULL &&
+	    rules_check(f->rules, m, &v->points, v->tests, sizeof v->tests, e) < 0)
 		return -1;
-	used = strlen(hits);
 	if (f->zones.n > 0)
-		blocklists(f, m, v, hits, used, sizeof hits);
-	used = strlen(hits);
-	memcpy(v->tests, hits, used + 1);
+		blocklists(f, m, v);
 	return 0;
 }
 
